@@ -1,0 +1,167 @@
+"""
+The ``'cog'`` backend: each source converted once into a tiled GeoTIFF with
+256 px tiles and internal overviews (levels 2, 4, 8, ... until the coarsest
+fits in one tile), written by GDAL's GTiff driver and read by window through
+GDAL.
+
+Compression (``config['compress']``):
+
+==========  ==============================================================
+``'auto'``  JPEG sources stay JPEG: GDAL copies their DCT coefficients
+            into the tiles (no second generation loss, no re-encode);
+            every other source is stored losslessly with ZSTD and a
+            predictor, so a PNG or TIFF is never degraded
+``'ZSTD'``, ``'DEFLATE'``, ``'LZW'``  lossless, with a predictor
+``'JPEG'``  lossy (``config['quality']``, default 90); 8-bit, 1 or 3 bands
+``'NONE'``  (or ``'RAW'``) uncompressed tiles
+==========  ==============================================================
+
+Overviews are box averages (OpenCV ``INTER_AREA``, each level from the one
+below it); a JPEG source's first level is decoded straight at half size.
+"""
+import math
+
+from ndsampler._backends.cached import CachedBackend
+from ndsampler._backends.readers import GdalReader
+from ndsampler._backends.source import decode_image, ext_of
+from ndsampler.errors import BackendConfigError
+
+COMPRESSIONS = ('AUTO', 'ZSTD', 'DEFLATE', 'LZW', 'JPEG', 'NONE', 'RAW')
+JPEG_EXTS = ('.jpg', '.jpeg')
+
+
+def overview_shapes(height, width, blocksize):
+    """
+    ``(h, w)`` of each overview level (factors 2, 4, ...), as GDAL sizes them.
+
+    Example:
+        >>> overview_shapes(4000, 3000, 256)
+        [(2000, 1500), (1000, 750), (500, 375), (250, 188)]
+    """
+    shapes = []
+    factor = 2
+    while max(height, width) / (factor / 2) > blocksize:
+        shapes.append((math.ceil(height / factor), math.ceil(width / factor)))
+        factor *= 2
+    return shapes
+
+
+def compute_overviews(first, shapes):
+    """Box-averaged overview arrays, starting from ``first`` (level 1 or 0)."""
+    import cv2
+    from ndsampler._backends.source import as_hwc
+    levels = []
+    current = first
+    for h, w in shapes:
+        if current.shape[0:2] != (h, w):
+            current = as_hwc(cv2.resize(current, (w, h), interpolation=cv2.INTER_AREA))
+        levels.append(current)
+    return levels
+
+
+def creation_options(compress, dtype, nbands, config):
+    """GTiff creation options for a tiled cache file."""
+    size = str(config['blocksize'])
+    opts = ['TILED=YES', 'BLOCKXSIZE=' + size, 'BLOCKYSIZE=' + size,
+            'BIGTIFF=IF_SAFER', 'NUM_THREADS=ALL_CPUS', 'INTERLEAVE=PIXEL']
+    if compress in ('NONE', 'RAW'):
+        return opts + ['COMPRESS=NONE']
+    opts.append('COMPRESS=' + compress)
+    if compress == 'JPEG':
+        opts.append('JPEG_QUALITY={}'.format(config['quality']))
+        if nbands == 3:
+            opts.append('PHOTOMETRIC=YCBCR')
+        return opts
+    opts.append('PREDICTOR={}'.format(3 if dtype.kind == 'f' else 2))
+    if compress == 'ZSTD':
+        opts.append('ZSTD_LEVEL=1')
+    return opts
+
+
+class CogBackend(CachedBackend):
+    type = 'cog'
+    ext = '.cog.tif'
+    DEFAULT_CONFIG = {'compress': 'auto'}
+    OPTIONAL_KEYS = ('blocksize', 'quality')
+
+    def __init__(self, config, workdir, hashid_mode='PATH'):
+        config = dict({'blocksize': 256, 'quality': 90}, **config)
+        super().__init__(config, workdir, hashid_mode)
+
+    def subdirs(self):
+        import ubelt as ub
+        return ['cog', ub.hash_data(sorted(self.config.items()))[:8]]
+
+    @staticmethod
+    def check_config(config):
+        compress = str(config['compress']).upper()
+        if compress not in COMPRESSIONS:
+            raise BackendConfigError(
+                'unknown cog compress={!r}; expected one of {}'.format(
+                    config['compress'], COMPRESSIONS))
+
+    def resolve_compress(self, src_fpath, array_dtype, nbands):
+        compress = str(self.config['compress']).upper()
+        jpeg_ok = array_dtype.kind == 'u' and array_dtype.itemsize == 1 and nbands in (1, 3)
+        if compress == 'AUTO':
+            return 'JPEG' if ext_of(src_fpath) in JPEG_EXTS and jpeg_ok else 'ZSTD'
+        if compress == 'JPEG' and not jpeg_ok:
+            raise BackendConfigError(
+                'cog compress=JPEG needs 8-bit data with 1 or 3 bands; {} has '
+                '{} band(s) of {}'.format(src_fpath, nbands, array_dtype))
+        return compress
+
+    def build(self, src_fpath, tmp_fpath):
+        from osgeo import gdal
+        import numpy as np
+        blocksize = self.config['blocksize']
+        if ext_of(src_fpath) in JPEG_EXTS and str(self.config['compress']).upper() in ('AUTO', 'JPEG'):
+            # Copy the JPEG's own DCT blocks into the tiles.
+            half = decode_image(src_fpath, reduce=2)
+            if half.dtype == np.uint8 and half.shape[2] in (1, 3):
+                opts = creation_options('JPEG', half.dtype, half.shape[2], self.config)
+                if str(self.config['compress']).upper() == 'AUTO':
+                    opts = [o for o in opts if not o.startswith('JPEG_QUALITY')]
+                gdal.Translate(tmp_fpath, src_fpath, options=gdal.TranslateOptions(
+                    format='GTiff', creationOptions=opts))
+                dataset = gdal.Open(tmp_fpath, gdal.GA_Update)
+                shapes = overview_shapes(dataset.RasterYSize, dataset.RasterXSize, blocksize)
+                self._write_overviews(dataset, compute_overviews(half, shapes))
+                dataset = None
+                return
+        array = decode_image(src_fpath)
+        compress = self.resolve_compress(src_fpath, array.dtype, array.shape[2])
+        self.write_array(tmp_fpath, array, compress)
+
+    def write_array(self, fpath, array, compress):
+        """Write an ``(H, W, C)`` array as a tiled GeoTIFF with overviews."""
+        from osgeo import gdal, gdal_array
+        h, w, c = array.shape
+        gdal_type = gdal_array.NumericTypeCodeToGDALTypeCode(array.dtype)
+        opts = creation_options(compress, array.dtype, c, self.config)
+        dataset = gdal.GetDriverByName('GTiff').Create(fpath, w, h, c, gdal_type, options=opts)
+        shapes = overview_shapes(h, w, self.config['blocksize'])
+        dataset.WriteArray(array.transpose(2, 0, 1))
+        self._write_overviews(dataset, compute_overviews(array, shapes))
+        dataset = None
+
+    @staticmethod
+    def _write_overviews(dataset, levels):
+        if not levels:
+            return
+        dataset.BuildOverviews('NONE', [2 ** (i + 1) for i in range(len(levels))])
+        for index, level in enumerate(levels):
+            for band in range(level.shape[2]):
+                dataset.GetRasterBand(band + 1).GetOverview(index).WriteArray(level[:, :, band])
+
+    def is_valid(self, cache_fpath):
+        from osgeo import gdal
+        try:
+            dataset = gdal.Open(cache_fpath, gdal.GA_ReadOnly)
+        except RuntimeError:
+            return False
+        return dataset is not None and dataset.RasterCount > 0
+
+    def open_reader(self, cache_fpath):
+        from osgeo import gdal
+        return GdalReader(gdal.Open(cache_fpath, gdal.GA_ReadOnly), cache_fpath)

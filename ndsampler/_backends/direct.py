@@ -1,0 +1,69 @@
+"""
+The ``None`` backend: read the source files themselves.
+
+PNG and JPEG must be decoded whole; decoded images are kept in a per-process
+LRU bounded by bytes (``config['lru_bytes']``, default 1 GiB, or the
+``NDSAMPLER_DECODED_LRU_BYTES`` environment variable), so random windows over
+a working set that fits decode each image once.  TIFF and other tiled or
+striped formats are read by window through GDAL, without decoding the rest.
+Windows are always copies: changing one never changes the cache.
+"""
+import os
+
+from ndsampler._backends import source
+from ndsampler._backends.readers import ArrayReader, GdalReader
+from ndsampler._handles import HANDLES, ByteLRU
+
+DEFAULT_LRU_BYTES = int(os.environ.get('NDSAMPLER_DECODED_LRU_BYTES', 1 << 30))
+
+
+def open_gdal_source(fpath):
+    """A :class:`GdalReader` on a source file; errors name the file."""
+    from ndsampler.utils.util_gdal import import_gdal
+    gdal = import_gdal()
+    try:
+        dataset = gdal.OpenEx(os.fspath(fpath), gdal.OF_RASTER | gdal.OF_READONLY)
+    except RuntimeError as ex:
+        raise source.missing_or_unreadable(fpath, ex) from None
+    return GdalReader(dataset, os.fspath(fpath))
+
+
+class DirectBackend:
+    """Reads windows of source files, with no cache on disk."""
+    type = None
+    cache_dpath = None
+    DEFAULT_CONFIG = {}
+    OPTIONAL_KEYS = ('lru_bytes',)
+
+    def __init__(self, config, workdir=None, hashid_mode='PATH'):
+        self.config = config
+        lru_bytes = config.get('lru_bytes', DEFAULT_LRU_BYTES)
+        self.decoded = ByteLRU(lru_bytes)
+
+    @staticmethod
+    def check_config(config):
+        pass
+
+    def __getstate__(self):
+        return {'config': self.config}
+
+    def __setstate__(self, state):
+        self.__init__(state['config'])
+
+    def reader(self, fpath):
+        if source.ext_of(fpath) in source.GDAL_WINDOW_EXTS:
+            from ndsampler.utils.util_gdal import have_gdal
+            if have_gdal():
+                return HANDLES.get(('source', fpath), lambda: open_gdal_source(fpath))
+        array = self.decoded.get(fpath)
+        if array is None:
+            array = source.decode_image(fpath)
+            self.decoded.put(fpath, array)
+        return ArrayReader(array, fpath)
+
+    def prepare(self, fpath):
+        """Nothing to build: the source is the cache."""
+
+    def load_full(self, fpath):
+        reader = self.reader(fpath)
+        return reader.read(0, reader.height, 0, reader.width)

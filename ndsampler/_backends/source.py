@@ -1,0 +1,92 @@
+"""
+Decoding source images into ``(H, W, C)`` arrays in RGB(A) order.
+
+PNG and JPEG go through OpenCV (libpng / libjpeg-turbo, the fastest full
+decoders here); other formats through GDAL when it is installed, else
+kwimage.  Every failure names the file.
+
+Example:
+    >>> import kwimage, numpy as np, ubelt as ub
+    >>> fpath = ub.Path.appdir('ndsampler/doctest/source').ensuredir() / 'a.png'
+    >>> _ = kwimage.imwrite(fpath, np.full((4, 5, 3), 7, np.uint8))
+    >>> decode_image(fpath).shape
+    (4, 5, 3)
+"""
+import errno
+import os
+from os.path import exists
+
+import numpy as np
+
+from ndsampler.errors import SourceReadError
+
+#: Extensions that OpenCV decodes faster than GDAL.
+CV2_EXTS = ('.png', '.jpg', '.jpeg', '.bmp', '.webp')
+#: Extensions that GDAL can read by window without decoding the whole file.
+GDAL_WINDOW_EXTS = ('.tif', '.tiff', '.vrt', '.ntf', '.jp2')
+
+
+def ext_of(fpath):
+    return os.path.splitext(os.fspath(fpath))[1].lower()
+
+
+def missing_or_unreadable(fpath, why):
+    """The error for a source that cannot be read, naming its path."""
+    fpath = os.fspath(fpath)
+    if not exists(fpath):
+        return SourceReadError(errno.ENOENT, 'source image does not exist', fpath)
+    if os.path.getsize(fpath) == 0:
+        return SourceReadError(errno.EIO, 'source image is empty', fpath)
+    return SourceReadError(errno.EIO, 'cannot decode source image ({})'.format(why), fpath)
+
+
+def as_hwc(arr):
+    """View a 2-D array as ``(H, W, 1)``."""
+    return arr[:, :, None] if arr.ndim == 2 else arr
+
+
+def decode_image(fpath, reduce=1):
+    """
+    Decode a whole image as a C-contiguous ``(H, W, C)`` array.
+
+    Args:
+        reduce (int): 1, 2, 4 or 8; JPEGs decode straight at that reduction
+            (other formats ignore it and return full resolution).
+    """
+    fpath = os.fspath(fpath)
+    ext = ext_of(fpath)
+    if ext in CV2_EXTS:
+        import cv2
+        flag = cv2.IMREAD_UNCHANGED
+        if reduce > 1 and ext in ('.jpg', '.jpeg'):
+            flag = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
+                    8: cv2.IMREAD_REDUCED_COLOR_8}[reduce]
+        arr = cv2.imread(fpath, flag)
+        if arr is None:
+            raise missing_or_unreadable(fpath, 'OpenCV could not decode it')
+        arr = as_hwc(arr)
+        if arr.shape[2] in (3, 4):
+            order = [2, 1, 0, 3][:arr.shape[2]]
+            arr = arr[:, :, order]
+        return np.ascontiguousarray(arr)
+    if ext == '.npy':
+        try:
+            return np.ascontiguousarray(as_hwc(np.load(fpath)))
+        except (OSError, ValueError) as ex:
+            raise missing_or_unreadable(fpath, ex) from None
+    from ndsampler.utils.util_gdal import have_gdal
+    if have_gdal():
+        from osgeo import gdal
+        try:
+            ds = gdal.Open(fpath, gdal.GA_ReadOnly)
+            arr = ds.ReadAsArray()
+        except RuntimeError as ex:
+            raise missing_or_unreadable(fpath, ex) from None
+        arr = arr[None] if arr.ndim == 2 else arr
+        return np.ascontiguousarray(arr.transpose(1, 2, 0))
+    import kwimage
+    try:
+        arr = kwimage.imread(fpath)
+    except Exception as ex:
+        raise missing_or_unreadable(fpath, ex) from None
+    return np.ascontiguousarray(as_hwc(arr))

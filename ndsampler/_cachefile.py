@@ -1,0 +1,169 @@
+"""
+Crash-safe cache files: content keys, a lock across processes, and atomic
+publication.
+
+A cache file is built under a temporary name in its final directory and
+renamed into place with :func:`os.replace`, so a reader sees either no file or
+a whole one.  Builders of the same file take an exclusive ``flock`` on a lock
+file beside it, so N processes that first-touch one image build it once; the
+lock file and any temporary left by a killed builder are removed by the next
+builder.
+
+Example:
+    >>> import ubelt as ub
+    >>> from ndsampler._cachefile import build_once
+    >>> dpath = ub.Path.appdir('ndsampler/doctest/cachefile').delete().ensuredir()
+    >>> def write(tmp):
+    ...     with open(tmp, 'w') as f:
+    ...         f.write('hello')
+    >>> fpath = build_once(dpath / 'a.txt', write)
+    >>> fpath.read_text()
+    'hello'
+    >>> sorted(p.name for p in dpath.iterdir())
+    ['a.txt']
+"""
+import contextlib
+import errno
+import fcntl
+import glob
+import hashlib
+import os
+import uuid
+from os.path import basename, dirname, join, splitext
+
+import ubelt as ub
+
+from ndsampler.errors import CacheError
+
+TMP_MARK = '.tmp-'
+LOCK_SUFFIX = '.lock'
+
+
+def source_key(fpath, hashid_mode='PATH'):
+    """
+    A short hex key that changes whenever the source file changes.
+
+    ``'PATH'`` hashes the real path with the file's inode, size, ``mtime_ns``
+    and ``ctime_ns`` (restoring an old mtime still changes ``ctime_ns``);
+    ``'PIXELS'`` hashes the file's bytes, which survives copies and moves.
+
+    Example:
+        >>> import ubelt as ub
+        >>> fpath = ub.Path.appdir('ndsampler/doctest/key').ensuredir() / 'x.bin'
+        >>> _ = fpath.write_bytes(b'abc')
+        >>> k1 = source_key(fpath)
+        >>> _ = fpath.write_bytes(b'abcd')
+        >>> k1 != source_key(fpath)
+        True
+        >>> source_key(fpath, 'PIXELS') == source_key(fpath, 'PIXELS')
+        True
+    """
+    try:
+        st = os.stat(fpath)
+    except FileNotFoundError:
+        from ndsampler.errors import SourceReadError
+        raise SourceReadError(errno.ENOENT, 'source image does not exist',
+                              str(fpath)) from None
+    if hashid_mode == 'PATH':
+        text = '{}|{}|{}|{}|{}'.format(os.path.realpath(fpath), st.st_ino,
+                                       st.st_size, st.st_mtime_ns,
+                                       st.st_ctime_ns)
+        return hashlib.sha1(text.encode('utf8')).hexdigest()[:16]
+    if hashid_mode == 'PIXELS':
+        return ub.hash_file(fpath, hasher='sha1')[:16]
+    raise ValueError('unknown hashid_mode={!r}'.format(hashid_mode))
+
+
+def cache_fpath(cache_dpath, src_fpath, key, ext):
+    """
+    ``<cache_dpath>/<stem>_<path hash>_<key><ext>``: one family of names per
+    source path, so stale siblings can be found and removed.
+    """
+    stem = splitext(basename(src_fpath))[0][:40]
+    path_hash = hashlib.sha1(os.path.realpath(src_fpath).encode('utf8')).hexdigest()[:8]
+    return join(cache_dpath, '{}_{}_{}{}'.format(stem, path_hash, key, ext))
+
+
+@contextlib.contextmanager
+def file_lock(lock_fpath):
+    """
+    Hold an exclusive ``flock`` on ``lock_fpath`` and delete it on release.
+
+    A waiter that wakes up holding a lock on a file that was deleted (or
+    replaced) in the meantime retries, so deleting the lock file is safe.
+    """
+    while True:
+        fd = os.open(lock_fpath, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                same = os.stat(lock_fpath).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+        except BaseException:
+            os.close(fd)
+            raise
+        if same:
+            break
+        os.close(fd)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(lock_fpath)
+        os.close(fd)
+
+
+def remove_stale(pattern, keep=()):
+    """Delete the files matching a glob pattern, except those in ``keep``."""
+    for fpath in glob.glob(pattern):
+        if fpath not in keep:
+            with contextlib.suppress(OSError):
+                os.unlink(fpath)
+
+
+def build_once(dst, build, is_valid=os.path.exists, family_glob=None):
+    """
+    Return ``dst``, building it with ``build(tmp_fpath)`` if it is missing or
+    not valid.
+
+    The build runs under :func:`file_lock`; its output is checked with
+    ``is_valid`` and then renamed into place.  Temporaries left by killed
+    builders of ``dst`` are removed first, and, after a successful build, so
+    are stale siblings that match ``family_glob``.
+
+    Raises:
+        CacheError: when the cache cannot be written (read-only workdir,
+            full disk, a build that produced an invalid file).
+    """
+    dst = os.fspath(dst)
+    if is_valid(dst):
+        return ub.Path(dst)
+    try:
+        os.makedirs(dirname(dst), exist_ok=True)
+        with file_lock(dst + LOCK_SUFFIX):
+            if is_valid(dst):
+                return ub.Path(dst)
+            remove_stale(glob.escape(dst) + TMP_MARK + '*')
+            tmp = '{}{}{}-{}'.format(dst, TMP_MARK, os.getpid(),
+                                     uuid.uuid4().hex[:8])
+            try:
+                build(tmp)
+                if not is_valid(tmp):
+                    raise CacheError(
+                        errno.EIO, 'freshly built cache file failed '
+                        'validation', tmp)
+                os.replace(tmp, dst)
+            finally:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+            if family_glob is not None:
+                remove_stale(family_glob, keep={dst})
+    except CacheError:
+        raise
+    except OSError as ex:
+        raise CacheError(ex.errno or errno.EIO,
+                         'cannot write cache file ({})'.format(
+                             ex.strerror or ex), dst) from ex
+    return ub.Path(dst)
+

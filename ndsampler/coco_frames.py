@@ -1,0 +1,95 @@
+"""
+Frames of a kwcoco dataset: each image's main file and its assets.
+
+An image is either one file (``file_name``, with optional ``channels``) or a
+set of assets (``auxiliary`` / ``assets``), each with its own channels and an
+optional ``warp_aux_to_img``.  Assets aligned with the image take the
+backend's fast path; warped ones are resampled through kwcoco.
+
+Example:
+    >>> import kwcoco
+    >>> from ndsampler.coco_frames import CocoFrames
+    >>> dset = kwcoco.CocoDataset.demo('shapes2')
+    >>> frames = CocoFrames(dset, backend=None)
+    >>> frames.load_region(1, (slice(0, 10), slice(0, 20))).shape
+    (10, 20, 3)
+"""
+import os
+from os.path import join
+
+from ndsampler.abstract_frames import Frames, Part
+from ndsampler.errors import UnknownIdError
+
+
+def channel_names(code):
+    """The band names of a kwcoco channel code, or ``None`` without one."""
+    if not code:
+        return None
+    from delayed_image.channel_spec import FusedChannelSpec
+    return FusedChannelSpec.coerce(code).normalize().as_list()
+
+
+class CocoFrames(Frames):
+    """
+    Args:
+        dset (kwcoco.CocoDataset): the dataset whose images to serve.
+        backend: see :class:`ndsampler.abstract_frames.Frames`; ``'auto'``
+            by default here (``None`` when made by ``CocoSampler``).
+    """
+
+    def __init__(self, dset, hashid_mode='PATH', workdir=None, verbose=0,
+                 backend='auto'):
+        super().__init__(hashid_mode=hashid_mode, workdir=workdir, backend=backend)
+        self.dset = dset
+        self.verbose = verbose
+        self._parts = {}
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state['_parts'] = {}
+        return state
+
+    @property
+    def image_ids(self):
+        return list(self.dset.imgs.keys())
+
+    def _lookup_parts(self, image_id):
+        parts = self._parts.get(image_id, None)
+        if parts is None:
+            parts = self._parts[image_id] = self._build_parts(image_id)
+        return parts
+
+    def _build_parts(self, image_id):
+        import kwimage
+        try:
+            img = self.dset.imgs[image_id]
+        except KeyError:
+            raise UnknownIdError('unknown image id {!r}'.format(image_id)) from None
+        bundle = os.fspath(self.dset.bundle_dpath)
+        parts = []
+        if img.get('file_name', None):
+            parts.append(Part(join(bundle, img['file_name']),
+                              channel_names(img.get('channels', None)), True))
+        for asset in (img.get('auxiliary', None) or []) + (img.get('assets', None) or []):
+            warp = kwimage.Affine.coerce(asset.get('warp_aux_to_img', None))
+            same_size = (asset.get('width', img.get('width')) == img.get('width') and
+                         asset.get('height', img.get('height')) == img.get('height'))
+            parts.append(Part(join(bundle, asset['file_name']),
+                              channel_names(asset.get('channels', None)),
+                              bool(warp.isclose_identity() and same_size)))
+        if not parts:
+            raise UnknownIdError('image {!r} has no file_name and no assets'.format(image_id))
+        return parts
+
+    def image_dims(self, image_id):
+        parts = self._lookup_parts(image_id)
+        if parts[0].aligned:
+            return super().image_dims(image_id)
+        img = self.dset.imgs[image_id]
+        return (img['height'], img['width'])
+
+    def _load_unaligned(self, image_id, y0, y1, x0, x1, channels, padkw):
+        coco_img = self.dset.coco_image(image_id)
+        delayed = coco_img.imdelay(channels=channels, space='image')
+        window = delayed.crop((slice(y0, y1), slice(x0, x1)), clip=False, wrap=False)
+        return window.finalize()

@@ -1,0 +1,64 @@
+"""
+The library's own exceptions, in one hierarchy.
+
+Every error derives from :class:`NdsamplerError` and also from the built-in
+type that user code already catches, so ``except KeyError`` keeps working for
+an unknown id and ``except ValueError`` for a bad target.
+
+Example:
+    >>> from ndsampler import errors
+    >>> issubclass(errors.UnknownIdError, KeyError)
+    True
+    >>> issubclass(errors.InvalidTargetError, ValueError)
+    True
+    >>> issubclass(errors.SourceReadError, OSError)
+    True
+"""
+
+
+class NdsamplerError(Exception):
+    """Base class of every error raised by ndsampler itself."""
+
+
+class UnknownIdError(NdsamplerError, KeyError):
+    """An image, annotation or video id that the dataset does not have."""
+
+    def __str__(self):
+        # KeyError quotes its argument; keep the message readable.
+        return str(self.args[0]) if self.args else ''
+
+
+class UnknownChannelError(UnknownIdError):
+    """A requested channel that the image does not provide."""
+
+
+class InvalidTargetError(NdsamplerError, ValueError):
+    """A target dictionary that cannot describe a window (NaN, bad size, no id)."""
+
+
+class InvalidTargetTypeError(InvalidTargetError, TypeError):
+    """A target value of the wrong type (a string where a number belongs)."""
+
+
+class BackendConfigError(NdsamplerError, ValueError):
+    """An unknown backend type or configuration key."""
+
+
+class BackendUnavailableError(NdsamplerError, ImportError):
+    """A backend whose optional dependency (GDAL) is not installed."""
+
+
+class SourceReadError(NdsamplerError, OSError):
+    """A source image that is missing, empty or cannot be decoded."""
+
+
+class CacheError(NdsamplerError, OSError):
+    """A cache file that cannot be written, or is corrupt and cannot be rebuilt."""
+
+
+GDAL_INSTALL_HINT = (
+    "The 'cog' backend needs GDAL's Python bindings (osgeo.gdal_array). "
+    "On Debian/Ubuntu: apt-get install libgdal-dev gdal-bin, then, with numpy, "
+    "setuptools and wheel already installed: pip install "
+    "--no-build-isolation --no-cache-dir GDAL==$(gdal-config --version). "
+    "Alternatively use backend='npy' or backend=None, which need no GDAL.")

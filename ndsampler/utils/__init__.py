@@ -1,0 +1,1 @@
+"""Small helpers kept at the original's import paths."""
