@@ -33,7 +33,7 @@ from os.path import basename, dirname, join, splitext
 
 import ubelt as ub
 
-from ndsampler.errors import CacheError
+from ndsampler.errors import CacheError, NdsamplerError
 
 TMP_MARK = '.tmp-'
 LOCK_SUFFIX = '.lock'
@@ -159,8 +159,8 @@ def build_once(dst, build, is_valid=os.path.exists, family_glob=None):
                     os.unlink(tmp)
             if family_glob is not None:
                 remove_stale(family_glob, keep={dst})
-    except CacheError:
-        raise
+    except NdsamplerError:
+        raise  # already names what failed (the source, or the cache file)
     except OSError as ex:
         raise CacheError(ex.errno or errno.EIO,
                          'cannot write cache file ({})'.format(

@@ -59,7 +59,7 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
         >>> import ndsampler, pickle
         >>> sampler = ndsampler.CocoSampler.demo('shapes8', backend='npy')
         >>> sample = sampler.load_sample({'gid': 1, 'cx': 0, 'cy': 0, 'width': 10, 'height': 10})
-        >>> sample['im'].shape, sample['im'][0:5, 0:5].max()
+        >>> sample['im'].shape, int(sample['im'][0:5, 0:5].max())
         ((10, 10, 3), 0)
         >>> clone = pickle.loads(pickle.dumps(sampler))
         >>> np.array_equal(clone.load_sample(sample['target'])['im'], sample['im'])

@@ -20,10 +20,11 @@ Overviews are box averages (OpenCV ``INTER_AREA``, each level from the one
 below it); a JPEG source's first level is decoded straight at half size.
 """
 import math
+import os
 
 from ndsampler._backends.cached import CachedBackend
 from ndsampler._backends.readers import GdalReader
-from ndsampler._backends.source import decode_image, ext_of
+from ndsampler._backends.source import decode_image, ext_of, missing_or_unreadable
 from ndsampler.errors import BackendConfigError
 
 COMPRESSIONS = ('AUTO', 'ZSTD', 'DEFLATE', 'LZW', 'JPEG', 'NONE', 'RAW')
@@ -59,11 +60,27 @@ def compute_overviews(first, shapes):
     return levels
 
 
+#: The pid of the process whose GDAL owns a compression thread pool.
+_THREAD_POOL_PID = []
+
+
+def threads_option():
+    """
+    ``NUM_THREADS=ALL_CPUS`` unless this process was forked from one that
+    started GDAL's worker threads: a fork copies the pool's state but not its
+    threads, and GDAL would wait for them forever.
+    """
+    pid = os.getpid()
+    if not _THREAD_POOL_PID:
+        _THREAD_POOL_PID.append(pid)
+    return ['NUM_THREADS=ALL_CPUS'] if _THREAD_POOL_PID[0] == pid else []
+
+
 def creation_options(compress, dtype, nbands, config):
     """GTiff creation options for a tiled cache file."""
     size = str(config['blocksize'])
     opts = ['TILED=YES', 'BLOCKXSIZE=' + size, 'BLOCKYSIZE=' + size,
-            'BIGTIFF=IF_SAFER', 'NUM_THREADS=ALL_CPUS', 'INTERLEAVE=PIXEL']
+            'BIGTIFF=IF_SAFER', 'INTERLEAVE=PIXEL'] + threads_option()
     if compress in ('NONE', 'RAW'):
         return opts + ['COMPRESS=NONE']
     opts.append('COMPRESS=' + compress)
@@ -112,26 +129,42 @@ class CogBackend(CachedBackend):
         return compress
 
     def build(self, src_fpath, tmp_fpath):
-        from osgeo import gdal
-        import numpy as np
-        blocksize = self.config['blocksize']
-        if ext_of(src_fpath) in JPEG_EXTS and str(self.config['compress']).upper() in ('AUTO', 'JPEG'):
-            # Copy the JPEG's own DCT blocks into the tiles.
-            half = decode_image(src_fpath, reduce=2)
-            if half.dtype == np.uint8 and half.shape[2] in (1, 3):
-                opts = creation_options('JPEG', half.dtype, half.shape[2], self.config)
-                if str(self.config['compress']).upper() == 'AUTO':
-                    opts = [o for o in opts if not o.startswith('JPEG_QUALITY')]
-                gdal.Translate(tmp_fpath, src_fpath, options=gdal.TranslateOptions(
-                    format='GTiff', creationOptions=opts))
-                dataset = gdal.Open(tmp_fpath, gdal.GA_Update)
-                shapes = overview_shapes(dataset.RasterYSize, dataset.RasterXSize, blocksize)
-                self._write_overviews(dataset, compute_overviews(half, shapes))
-                dataset = None
+        if ext_of(src_fpath) in JPEG_EXTS and str(self.config['compress']).upper() == 'AUTO':
+            if self._transcode_jpeg(src_fpath, tmp_fpath):
                 return
         array = decode_image(src_fpath)
         compress = self.resolve_compress(src_fpath, array.dtype, array.shape[2])
         self.write_array(tmp_fpath, array, compress)
+
+    def _transcode_jpeg(self, src_fpath, tmp_fpath):
+        """
+        Copy a JPEG's DCT blocks into tiles (GDAL's lossless transcoding),
+        decoding it at half size for the overviews in a second thread
+        meanwhile.  Returns False for JPEGs that are not 8-bit gray or RGB.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+        from osgeo import gdal
+        with ThreadPoolExecutor(1) as pool:
+            half = pool.submit(decode_image, src_fpath, 2)
+            try:
+                info = gdal.Open(src_fpath, gdal.GA_ReadOnly)
+            except RuntimeError as ex:
+                half.result()  # raises the decoder's error, which names the file
+                raise missing_or_unreadable(src_fpath, ex) from None
+            nbands = info.RasterCount
+            if nbands not in (1, 3) or info.GetRasterBand(1).DataType != gdal.GDT_Byte:
+                return False
+            opts = [o for o in creation_options('JPEG', None, nbands, self.config)
+                    if not o.startswith('JPEG_QUALITY')]
+            gdal.Translate(tmp_fpath, info, options=gdal.TranslateOptions(
+                format='GTiff', creationOptions=opts))
+            half = half.result()
+        dataset = gdal.Open(tmp_fpath, gdal.GA_Update)
+        shapes = overview_shapes(dataset.RasterYSize, dataset.RasterXSize,
+                                 self.config['blocksize'])
+        self._write_overviews(dataset, compute_overviews(half, shapes))
+        dataset = None
+        return True
 
     def write_array(self, fpath, array, compress):
         """Write an ``(H, W, C)`` array as a tiled GeoTIFF with overviews."""

@@ -8,10 +8,8 @@ and copies an in-bounds ``[ya:yb, xa:xb]`` block into a caller's buffer.
 Example:
     >>> import numpy as np
     >>> reader = ArrayReader(np.arange(12, dtype=np.uint8).reshape(3, 4, 1))
-    >>> read_window(reader, -1, 2, 2, 5)[..., 0]
-    array([[ 0,  0,  0],
-           [ 2,  3,  0],
-           [ 6,  7,  0]], dtype=uint8)
+    >>> read_window(reader, -1, 2, 2, 5)[..., 0].tolist()
+    [[0, 0, 0], [2, 3, 0], [6, 7, 0]]
 """
 import math
 
