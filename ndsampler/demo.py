@@ -38,9 +38,11 @@ def demo_targets(sampler, num, window, rng):
 
 def draw_sample(sample):
     """The window with its annotation boxes (and polygons) drawn on it."""
+    import kwimage
     canvas = np.ascontiguousarray(sample['im'][..., 0:3])
     dets = sample['annots']['frame_dets'][0]
-    return dets.draw_on(canvas, color='kitware_green', labels=False)
+    canvas = dets.draw_on(canvas, color='kitware_green', labels=False)
+    return kwimage.ensure_uint255(canvas)[..., 0:3]
 
 
 def main(argv=None):
