@@ -15,15 +15,23 @@ Example:
 """
 __version__ = '0.8.1'
 
-from ndsampler import abstract_frames, abstract_sampler, coco_frames, coco_sampler, errors, windows
+from ndsampler import (abstract_frames, abstract_sampler, category_tree, coco_frames,
+                       coco_regions, coco_sampler, errors, isect_indexer, toydata, windows)
 from ndsampler.abstract_frames import Frames, SimpleFrames
 from ndsampler.abstract_sampler import AbstractSampler
+from ndsampler.category_tree import CategoryTree
 from ndsampler.coco_frames import CocoFrames
+from ndsampler.coco_regions import (CocoRegions, MissingNegativePool, Targets,
+                                    select_positive_regions, tabular_coco_targets)
 from ndsampler.coco_sampler import CocoSampler
+from ndsampler.isect_indexer import FrameIntersectionIndex
+from ndsampler.toydata import DynamicToySampler
 from ndsampler.utils.util_misc import HashIdentifiable
 
 __all__ = [
-    'AbstractSampler', 'CocoFrames', 'CocoSampler', 'Frames', 'HashIdentifiable',
-    'SimpleFrames', 'abstract_frames', 'abstract_sampler', 'coco_frames',
-    'coco_sampler', 'errors', 'windows',
+    'AbstractSampler', 'CategoryTree', 'CocoFrames', 'CocoRegions', 'CocoSampler',
+    'DynamicToySampler', 'FrameIntersectionIndex', 'Frames', 'HashIdentifiable',
+    'MissingNegativePool', 'SimpleFrames', 'Targets', 'abstract_frames', 'abstract_sampler',
+    'category_tree', 'coco_frames', 'coco_regions', 'coco_sampler', 'errors', 'isect_indexer',
+    'select_positive_regions', 'tabular_coco_targets', 'toydata', 'windows',
 ]

@@ -29,6 +29,7 @@ import ubelt as ub
 from ndsampler import windows
 from ndsampler.abstract_sampler import AbstractSampler
 from ndsampler.coco_frames import CocoFrames
+from ndsampler.coco_regions import CocoRegions
 from ndsampler.errors import InvalidTargetError, UnknownIdError
 from ndsampler.utils.util_misc import HashIdentifiable
 from ndsampler.window_annots import AnnotIndex, parse_with_annots
@@ -72,6 +73,7 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
         self.backend = backend
         self.verbose = verbose
         self.frames = None
+        self.regions = None
         self.kp_classes = None
         self._classes = None
         self._annot_index = None
@@ -83,6 +85,7 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
             self.workdir = ub.Path.appdir('ndsampler')
         self.frames = CocoFrames(self.dset, workdir=self.workdir, backend=self.backend,
                                  verbose=self.verbose)
+        self.regions = CocoRegions(self.dset, workdir=self.workdir, verbose=self.verbose)
         self.kp_classes = self.dset.keypoint_categories()
         self._classes = self.dset.object_categories()
         self._annot_index = AnnotIndex(self.dset, self.kp_classes)
@@ -106,6 +109,11 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
         """
         import kwcoco
         dset = kwcoco.CocoDataset.demo(key, **kw)
+        if key == 'photos':
+            dset.remove_annotations([aid for aid, ann in dset.anns.items()
+                                     if ann.get('bbox', None) is None])
+            if 'background' not in dset.index.name_to_cat:
+                dset.add_category('background', id=0)
         if workdir is None:
             workdir = ub.Path.appdir('ndsampler')
         return cls(dset, workdir=workdir, backend=backend)
@@ -136,7 +144,7 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
 
     @property
     def BACKGROUND_CLASS_ID(self):
-        return self._classes.node_to_id.get('background', 0)
+        return self.regions.BACKGROUND_CLASS_ID
 
     @property
     def n_annots(self):
@@ -144,12 +152,13 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
 
     @property
     def n_positives(self):
-        """Annotations with a bounding box: the positive targets."""
-        return sum(1 for ann in self.dset.anns.values() if ann.get('bbox', None) is not None)
+        """Annotations with a bounding box (or the preselected ones)."""
+        return self.regions.n_positives
 
     @property
     def n_samples(self):
-        return self.n_positives
+        """Positives plus preselected negatives: ``len(sampler)``."""
+        return self.regions.n_samples
 
     def __len__(self):
         return self.n_samples
@@ -206,6 +215,50 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
             boxes = self._annot_index.for_image(gid)
             aids.extend(boxes.aids[self._annot_index.overlapping_rows(gid, ltrb)].tolist())
         return aids
+
+    # -- regions --------------------------------------------------------------
+    def preselect(self, **kwargs):
+        """Fix the positive and negative pools; see :meth:`CocoRegions.preselect`."""
+        return self.regions.preselect(**kwargs)
+
+    def new_sample_grid(self, task, window_dims, window_overlap=0):
+        """Sliding-window targets; see :meth:`CocoRegions.new_sample_grid`."""
+        return self.regions.new_sample_grid(task, window_dims, window_overlap)
+
+    def load_item(self, index, with_annots=True, target=None, rng=None, **kw):
+        """
+        Sample ``index``: positives first, then preselected negatives.
+
+        Example:
+            >>> import ndsampler
+            >>> sampler = ndsampler.CocoSampler.demo('shapes8', backend=None)
+            >>> sample = sampler.load_item(0, target={'window_dims': (64, 64)})
+            >>> sample['im'].shape, int(sample['target']['aid'])
+            ((64, 64, 3), 1)
+        """
+        if index < self.n_positives:
+            return self.load_positive(index, with_annots=with_annots, target=target, rng=rng, **kw)
+        return self.load_negative(index - self.n_positives, with_annots=with_annots,
+                                  target=target, rng=rng, **kw)
+
+    def load_positive(self, index=None, with_annots=True, target=None, rng=None, **kw):
+        """A window centred on positive ``index`` (random when ``None``)."""
+        target = self._region_target(self.regions.get_positive(index, rng=rng), target, kw)
+        return self.load_sample(target, with_annots=with_annots, **kw)
+
+    def load_negative(self, index=None, with_annots=True, target=None, rng=None, **kw):
+        """A background window: negative ``index`` of the pool, or a fresh one."""
+        target = self._region_target(self.regions.get_negative(index, rng=rng), target, kw)
+        return self.load_sample(target, with_annots=with_annots, **kw)
+
+    @staticmethod
+    def _region_target(region, target, kw):
+        if 'tr' in kw:
+            warnings.warn('tr= is deprecated; pass target', FutureWarning)
+            target = kw.pop('tr')
+        if target:
+            region.update(target)
+        return region
 
     # -- sampling -------------------------------------------------------------
     def load_sample(self, target=None, with_annots=True, annot_ids=None,
@@ -284,7 +337,7 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
         if kwargs:
             target_.update(kwargs)
         aid = target_.get('aid', None)
-        if aid is not None:
+        if aid is not None and not (isinstance(aid, (int, np.integer)) and aid < 0):  # -1: negative
             try:
                 ann = self.dset.anns[aid]
             except (KeyError, TypeError):

@@ -1,0 +1,382 @@
+"""
+Regions of a dataset worth sampling: positives centred on annotations,
+negatives drawn from background, and sliding-window grids.
+
+Positives are every annotation with a bbox, in dataset order.  Negatives are
+random windows whose overlap with every annotation is at most 30% of that
+annotation's area; they carry ``aid=-1`` and the background category id.
+``preselect`` fixes a pool of each; with an integer seed the pools are
+reproducible and cached under ``workdir``, keyed by the dataset's content.
+
+Example:
+    >>> from ndsampler.coco_regions import CocoRegions
+    >>> regions = CocoRegions.demo()
+    >>> regions.preselect(neg_to_pos_ratio=0.5, window_dims=(64, 64), rng=0)
+    (71, 35)
+    >>> negative = regions.get_negative(0)
+    >>> (negative['aid'], negative['category_id'], negative['width'])
+    (-1, 0, 64.0)
+"""
+import json
+import os
+import warnings
+
+import kwarray
+import kwimage
+import numpy as np
+import ubelt as ub
+
+from ndsampler.isect_indexer import FrameIntersectionIndex
+
+TARGET_COLUMNS = ['aid', 'gid', 'category_id', 'cx', 'cy', 'width', 'height',
+                  'img_width', 'img_height']
+#: Negatives may cover at most this fraction of any annotation's area.
+NEGATIVE_OVERLAP_THRESH = 0.3
+
+
+class MissingNegativePool(AssertionError):
+    """A specific negative was asked for before a negative pool exists."""
+
+
+class Targets:
+    """The abstract interface of a region selector."""
+
+    def get_positive(self, index=None, rng=None):
+        raise NotImplementedError
+
+    def get_negative(self, index=None, rng=None):
+        raise NotImplementedError
+
+    def overlapping_aids(self, gid, region, visible_thresh=0.0):
+        raise NotImplementedError
+
+    def preselect(self, n_pos=None, n_neg=None, neg_to_pos_ratio=None,
+                  window_dims=None, rng=None, verbose=0):
+        raise NotImplementedError
+
+
+def tabular_coco_targets(dset):
+    """
+    One row per annotation with a bbox, in dataset order: its id, image,
+    category, box centre and size, and image size.
+
+    Example:
+        >>> import kwcoco
+        >>> targets = tabular_coco_targets(kwcoco.CocoDataset.demo('shapes2'))
+        >>> sorted(targets.columns) == sorted(TARGET_COLUMNS)
+        True
+    """
+    rows = {key: [] for key in TARGET_COLUMNS}
+    for aid, ann in dset.anns.items():
+        bbox = ann.get('bbox', None)
+        if bbox is None:
+            continue
+        img = dset.imgs[ann['image_id']]
+        x, y, w, h = bbox
+        for key, value in zip(TARGET_COLUMNS, [
+                aid, ann['image_id'], ann.get('category_id', -1), x + w / 2.0,
+                y + h / 2.0, w, h, img.get('width', -1), img.get('height', -1)]):
+            rows[key].append(value)
+    dtypes = {'cx': np.float64, 'cy': np.float64, 'width': np.float64, 'height': np.float64}
+    columns = {key: np.array(values, dtype=dtypes.get(key, np.int64))
+               for key, values in rows.items()}
+    return kwarray.DataFrameArray(columns)
+
+
+def select_positive_regions(targets, window_dims=(300, 300), thresh=0.0, rng=None, verbose=0):
+    """
+    A subset of targets whose windows cover the annotations with little
+    redundancy: per image, windows of ``window_dims`` centred on each target
+    are ranked at random and non-maximum suppression at ``thresh`` drops
+    those overlapping a kept one.
+
+    Returns:
+        ndarray: sorted indices into ``targets``.
+
+    Example:
+        >>> from ndsampler.coco_regions import CocoRegions
+        >>> regions = CocoRegions.demo()
+        >>> idxs = select_positive_regions(regions.targets, window_dims=(300, 300), rng=0)
+        >>> 0 < len(idxs) < len(regions.targets)
+        True
+    """
+    rng = kwarray.ensure_rng(rng)
+    gids = np.asarray(targets['gid'])
+    h, w = window_dims
+    keep = []
+    for gid in np.unique(gids):
+        idxs = np.flatnonzero(gids == gid)
+        cx = np.asarray(targets['cx'])[idxs]
+        cy = np.asarray(targets['cy'])[idxs]
+        ltrb = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
+        scores = rng.rand(len(idxs))
+        kept = kwimage.non_max_supression(ltrb, scores, thresh=thresh, impl='numpy')
+        keep.extend(idxs[kept].tolist())
+    if verbose:
+        print('selected {} of {} positive regions'.format(len(keep), len(gids)))
+    return np.array(sorted(keep), dtype=np.int64)
+
+
+class CocoRegions(Targets, ub.NiceRepr):
+    """
+    Positive and negative regions of a kwcoco dataset.
+
+    Args:
+        dset (kwcoco.CocoDataset): the dataset.
+        workdir (str | PathLike | None): where seeded pools are cached.
+        verbose (int): verbosity.
+    """
+
+    def __init__(self, dset, workdir=None, verbose=1):
+        self.dset = dset
+        self.workdir = workdir
+        self.verbose = verbose
+        self._targets = None
+        self._isect_index = None
+        self._neg_anchors = None
+        self._pos_select_idxs = None
+        self._negative_pool = None
+        self._negative_cursor = 0
+        self._enabled_caches = {'negatives': workdir is not None}
+
+    def __nice__(self):
+        n_pos = None if self._pos_select_idxs is None else len(self._pos_select_idxs)
+        n_neg = None if self._negative_pool is None else len(self._negative_pool)
+        n_viable = None if self._pos_select_idxs is None else len(self.targets)
+        stats = ', '.join('{}={}'.format(k, v) for k, v in self.dset.basic_stats().items())
+        return '{{nPos={}, nNeg={}}} ∼ {{nViable={}}} ⊆ {{{}}}'.format(n_pos, n_neg, n_viable, stats)
+
+    @classmethod
+    def demo(cls):
+        """Regions over kwcoco's ``shapes8`` demo dataset."""
+        import kwcoco
+        return cls(kwcoco.CocoDataset.demo('shapes8'), verbose=0)
+
+    # -- lazily built state ----------------------------------------------------
+    @property
+    def targets(self):
+        """Every annotation with a bbox (see :func:`tabular_coco_targets`)."""
+        if self._targets is None:
+            self._targets = tabular_coco_targets(self.dset)
+        return self._targets
+
+    @property
+    def isect_index(self):
+        if self._isect_index is None:
+            self._isect_index = FrameIntersectionIndex.from_coco(self.dset)
+        return self._isect_index
+
+    @property
+    def neg_anchors(self):
+        """Window sizes relative to their image, ``(w, h)``, one per distinct positive size."""
+        if self._neg_anchors is None:
+            t = self.targets
+            rel = np.stack([np.asarray(t['width']) / np.maximum(np.asarray(t['img_width']), 1),
+                            np.asarray(t['height']) / np.maximum(np.asarray(t['img_height']), 1)], axis=1)
+            self._neg_anchors = np.unique(rel.round(4), axis=0) if len(rel) else np.array([[0.1, 0.1]])
+        return self._neg_anchors
+
+    # -- counts and categories ---------------------------------------------------
+    @property
+    def classes(self):
+        return self.dset.object_categories()
+
+    @property
+    def catgraph(self):
+        return self.classes
+
+    @property
+    def BACKGROUND_CLASS_ID(self):
+        return self.classes.node_to_id.get('background', 0)
+
+    @property
+    def n_positives(self):
+        if self._pos_select_idxs is None:
+            return len(self.targets)
+        return len(self._pos_select_idxs)
+
+    @property
+    def n_negatives(self):
+        return 0 if self._negative_pool is None else len(self._negative_pool)
+
+    @property
+    def n_samples(self):
+        return self.n_positives + self.n_negatives
+
+    @property
+    def n_annots(self):
+        return len(self.dset.anns)
+
+    @property
+    def n_images(self):
+        return len(self.dset.imgs)
+
+    @property
+    def n_categories(self):
+        return len(self.dset.cats)
+
+    @property
+    def class_ids(self):
+        return list(self.dset.cats.keys())
+
+    @property
+    def image_ids(self):
+        return sorted(self.dset.imgs.keys())
+
+    # -- single regions ----------------------------------------------------------
+    def get_positive(self, index=None, rng=None):
+        """The positive at ``index`` (a random one when ``None``) as a target dict."""
+        if index is None:
+            index = kwarray.ensure_rng(rng).randint(self.n_positives)
+        if self._pos_select_idxs is not None:
+            index = self._pos_select_idxs[index]
+        columns = self.targets._data
+        return {key: columns[key][index] for key in TARGET_COLUMNS}
+
+    def get_negative(self, index=None, rng=None):
+        """
+        The negative at ``index`` of the preselected pool; with ``index=None``
+        the next one of the pool, drawing a fresh window once it is used up.
+
+        Raises:
+            MissingNegativePool: an index was given but no pool exists.
+        """
+        if index is None:
+            if self._negative_pool is None or self._negative_cursor >= len(self._negative_pool):
+                pool = self._random_negatives(1, exact=False, rng=rng)
+                if not pool:
+                    raise MissingNegativePool('cannot draw a negative window from this dataset')
+                return pool[0]
+            index = self._negative_cursor
+            self._negative_cursor += 1
+        elif self._negative_pool is None:
+            raise MissingNegativePool(
+                'negative index={} was requested, but no negative pool exists; call '
+                'preselect() first'.format(index))
+        return dict(self._negative_pool[index])
+
+    def get_item(self, index, rng=None):
+        """Positives first, then negatives."""
+        if index < self.n_positives:
+            return self.get_positive(index, rng=rng)
+        return self.get_negative(index - self.n_positives, rng=rng)
+
+    def overlapping_aids(self, gid, region, visible_thresh=0.0):
+        """Annotations whose boxes meet ``region``; with ``visible_thresh > 0``
+        only those with more than that fraction of their area inside it."""
+        if visible_thresh <= 0:
+            return self.isect_index.overlapping_aids(gid, region)
+        aids, iooas = self.isect_index.iooas(gid, region)
+        return [aid for aid, frac in zip(aids, np.ravel(iooas)) if frac > visible_thresh]
+
+    def get_segmentations(self, aids):
+        """Each annotation's segmentation as a ``kwimage.MultiPolygon`` (or None)."""
+        out = []
+        for aid in aids:
+            sseg = self.dset.anns[aid].get('segmentation', None)
+            out.append(kwimage.Segmentation.coerce(sseg).to_multi_polygon() if sseg else None)
+        return out
+
+    # -- pools ---------------------------------------------------------------------
+    def preselect(self, n_pos=None, n_neg=None, neg_to_pos_ratio=None, window_dims=None,
+                  rng=None, verbose=0):
+        """
+        Fix the pools: ``n_pos`` positives (all by default) and ``n_neg``
+        negatives, or ``int(neg_to_pos_ratio * n_pos)`` of them.
+
+        Returns:
+            Tuple[int, int]: ``(n_pos, n_neg)``.
+        """
+        if n_neg is not None and neg_to_pos_ratio is not None:
+            raise ValueError('give n_neg or neg_to_pos_ratio, not both')
+        seed = rng
+        rng = kwarray.ensure_rng(rng)
+        self._preselect_positives(n_pos, window_dims=window_dims, rng=rng, verbose=verbose)
+        n_pos = self.n_positives
+        if n_neg is None:
+            n_neg = int((neg_to_pos_ratio or 0) * n_pos)
+        self._preselect_negatives(n_neg, window_dims=window_dims, rng=rng, verbose=verbose,
+                                  _seed=seed)
+        return n_pos, self.n_negatives
+
+    def _preselect_positives(self, num=None, window_dims=None, rng=None, verbose=None):
+        n_targets = len(self.targets)
+        if num is None or num >= n_targets:
+            self._pos_select_idxs = np.arange(n_targets)
+        else:
+            rng = kwarray.ensure_rng(rng)
+            self._pos_select_idxs = np.sort(rng.choice(n_targets, size=num, replace=False))
+        return self._pos_select_idxs
+
+    def _preselect_negatives(self, num, window_dims=None, thresh=NEGATIVE_OVERLAP_THRESH,
+                             rng=None, verbose=None, _seed=None):
+        cache_fpath = self._negative_cache_fpath(num, window_dims, thresh, _seed)
+        pool = None
+        if cache_fpath is not None and os.path.exists(cache_fpath):
+            with open(cache_fpath) as file:
+                pool = json.load(file)
+        if pool is None:
+            pool = self._random_negatives(num, exact='warn', window_size=window_dims,
+                                          rng=rng, thresh=thresh)
+            if cache_fpath is not None:
+                self._write_pool(cache_fpath, pool)
+        self._negative_pool = pool
+        self._negative_cursor = 0
+        return pool
+
+    def _negative_cache_fpath(self, num, window_dims, thresh, seed):
+        """Where a seeded pool is cached (``None``: unseeded or no workdir)."""
+        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+            return None
+        if self.workdir is None or not self._enabled_caches.get('negatives', False):
+            return None
+        key = ub.hash_data([self.dset._build_hashid(), int(num),
+                            None if window_dims is None else list(window_dims),
+                            float(thresh), int(seed), 'v1'])[:16]
+        return os.path.join(os.fspath(self.workdir), '_cache', 'regions',
+                            'negatives_{}.json'.format(key))
+
+    @staticmethod
+    def _write_pool(cache_fpath, pool):
+        from ndsampler._cachefile import build_once
+
+        def write(tmp):
+            with open(tmp, 'w') as file:
+                json.dump(pool, file)
+        try:
+            build_once(cache_fpath, write)
+        except OSError as ex:
+            warnings.warn('could not cache the negative pool: {}'.format(ex))
+
+    def _random_negatives(self, num, exact=False, neg_anchors=None, window_size=None,
+                          rng=None, thresh=0.0):
+        """``num`` negative target dicts (fewer, with a warning, if the images are full)."""
+        if window_size is not None:
+            h, w = window_size
+            anchors, size = None, (w, h)
+        else:
+            anchors, size = (self.neg_anchors if neg_anchors is None else neg_anchors), None
+        gids, boxes = self.isect_index.random_negatives(
+            num, anchors=anchors, window_size=size, thresh=thresh, exact=exact, rng=rng)
+        background = self.BACKGROUND_CLASS_ID
+        pool = []
+        for gid, (x0, y0, x1, y1) in zip(gids.tolist(), boxes.data.tolist()):
+            img = self.dset.imgs[gid]
+            w, h = size if size is not None else (x1 - x0, y1 - y0)
+            pool.append({'gid': gid, 'aid': -1, 'cx': x0 + w / 2.0, 'cy': y0 + h / 2.0,
+                         'width': float(w), 'height': float(h),
+                         'img_width': img.get('width', -1), 'img_height': img.get('height', -1),
+                         'category_id': background})
+        return pool
+
+    # -- grids -----------------------------------------------------------------------
+    def new_sample_grid(self, task, window_dims, window_overlap=0, **kwargs):
+        """
+        Sliding-window targets covering every image, for
+        ``task='image_detection'`` (``{gid, slices, aids}`` targets).
+        """
+        from ndsampler import sample_grids
+        if task == 'image_detection':
+            return sample_grids.new_image_sample_grid(
+                self.dset, window_dims, window_overlap, isect_index=self.isect_index, **kwargs)
+        raise NotImplementedError('sample grid task {!r} is not supported'.format(task))

@@ -1,0 +1,86 @@
+"""
+Sliding-window grids over a dataset, for inference and evaluation.
+
+Windows slide with ``keepbound=True`` (the last window is flush with the far
+edge) and ``allow_overshoot=True`` (an image smaller than the window gets one
+window, zero-padded when sampled), so every pixel of every image is covered.
+
+As in the original, ``positives_indexes`` and ``negatives_indexes`` are
+**1-based** indices into ``targets``.
+
+Example:
+    >>> import kwcoco
+    >>> from ndsampler.sample_grids import new_image_sample_grid
+    >>> dset = kwcoco.CocoDataset.demo('shapes8')
+    >>> grid = new_image_sample_grid(dset, (256, 256), verbose=0)
+    >>> len(grid['targets']), grid['targets'][2]['slices']
+    (72, (slice(0, 256, None), slice(344, 600, None)))
+    >>> len(grid['positives_indexes']) + len(grid['negatives_indexes'])
+    72
+"""
+import kwarray
+import numpy as np
+
+from ndsampler.isect_indexer import FrameIntersectionIndex
+
+
+def grid_slices(data_dims, window_dims, window_overlap=0.0):
+    """``(y, x)`` slices of the sliding windows over an image (``'full'``: one)."""
+    if isinstance(window_dims, str):
+        if window_dims != 'full':
+            raise ValueError("window_dims must be (h, w) or 'full', got {!r}".format(window_dims))
+        return [tuple(slice(0, int(d)) for d in data_dims)]
+    slider = kwarray.SlidingWindow(tuple(int(d) for d in data_dims), tuple(window_dims),
+                                   overlap=window_overlap, keepbound=True, allow_overshoot=True)
+    return list(slider)
+
+
+def new_image_sample_grid(dset, window_dims, window_overlap=0.0, classes_of_interest=None,
+                          ignore_coverage_thresh=0.6, negative_classes={'ignore', 'background'},
+                          use_annots=True, legacy=True, verbose=1, isect_index=None):
+    """
+    A grid of ``{gid, slices, aids}`` targets over every image.
+
+    A window is positive when it meets an annotation whose category is not
+    in ``negative_classes`` (and is in ``classes_of_interest`` when given);
+    otherwise it is negative, unless ``'ignore'`` boxes cover more than
+    ``ignore_coverage_thresh`` of it, in which case it is neither.
+    """
+    if isect_index is None and use_annots:
+        isect_index = FrameIntersectionIndex.from_coco(dset)
+    cid_to_name = {cid: cat['name'] for cid, cat in dset.cats.items()}
+    targets, positives, negatives = [], [], []
+    for gid in sorted(dset.imgs):
+        img = dset.imgs[gid]
+        for slices in grid_slices((img['height'], img['width']), window_dims, window_overlap):
+            sl_y, sl_x = slices
+            ltrb = np.array([sl_x.start, sl_y.start, sl_x.stop, sl_y.stop], dtype=np.float64)
+            aids = isect_index.overlapping_aids(gid, ltrb) if use_annots else []
+            targets.append({'gid': gid, 'slices': slices, 'aids': aids})
+            names = [cid_to_name.get(dset.anns[aid].get('category_id', None)) for aid in aids]
+            if any(name not in negative_classes and
+                   (classes_of_interest is None or name in classes_of_interest)
+                   for name in names):
+                positives.append(len(targets))
+            elif _ignore_coverage(dset, isect_index, gid, ltrb, aids, cid_to_name) <= ignore_coverage_thresh:
+                negatives.append(len(targets))
+    if verbose:
+        print('Found {} targets, {} positives, {} negatives'.format(
+            len(targets), len(positives), len(negatives)))
+    grid = {'targets': targets, 'positives_indexes': positives, 'negatives_indexes': negatives}
+    if legacy:
+        grid['positives'] = [targets[i - 1] for i in positives]
+        grid['negatives'] = [targets[i - 1] for i in negatives]
+    return grid
+
+
+def _ignore_coverage(dset, isect_index, gid, ltrb, aids, cid_to_name):
+    """Fraction of the window covered by ``'ignore'`` boxes (overlaps counted once each)."""
+    ignore = [aid for aid in aids
+              if cid_to_name.get(dset.anns[aid].get('category_id', None)) == 'ignore']
+    if not ignore:
+        return 0.0
+    tree = isect_index.qtrees[gid]
+    rows = np.flatnonzero(np.isin(tree.aids, ignore))
+    area = (ltrb[2] - ltrb[0]) * (ltrb[3] - ltrb[1])
+    return min(1.0, float(tree.isect_areas(ltrb, rows).sum() / area))

@@ -1,0 +1,164 @@
+"""Positive and negative regions, pools, grids and the intersection index."""
+
+import kwcoco
+import kwimage
+import numpy as np
+import pytest
+
+import ndsampler
+from ndsampler import coco_regions
+from ndsampler.isect_indexer import FrameIntersectionIndex
+
+
+@pytest.fixture(scope='module')
+def shapes():
+    return kwcoco.CocoDataset.demo('shapes8')
+
+
+def test_positives_are_every_annotation_with_a_bbox_in_dataset_order(sampler):
+    targets = sampler.regions.targets
+    assert np.asarray(targets['aid']).tolist() == [1, 2, 3, 4]
+    assert sampler.regions.get_positive(1) == {
+        'aid': 2, 'gid': 1, 'category_id': 2, 'cx': 110.0, 'cy': 85.0, 'width': 20.0,
+        'height': 10.0, 'img_width': 400, 'img_height': 300}
+    assert sampler.n_positives == 4 and len(sampler) == 4
+
+
+def test_load_item_centres_positives_on_their_annotation(sampler):
+    sample = sampler.load_item(1, target={'window_dims': (30, 40)})
+    assert sample['target']['aid'] == 2
+    assert sample['target']['space_slice'] == (slice(70, 100), slice(90, 130))
+    assert sample['annots']['rel_boxes'].data.tolist() == [[10.0, 10.0, 20.0, 10.0]]
+
+
+def test_negative_pools_follow_the_ratio_and_overlap_threshold(shapes):
+    for seed in range(4):
+        regions = ndsampler.CocoRegions(shapes, verbose=0)
+        n_pos, n_neg = regions.preselect(neg_to_pos_ratio=0.5, window_dims=(48, 48), rng=seed)
+        assert (n_pos, n_neg) == (len(regions.targets), int(0.5 * n_pos))
+        index = regions.isect_index
+        for i in range(n_neg):
+            neg = regions.get_negative(i)
+            assert (neg['aid'], neg['category_id'], neg['width'], neg['height']) == (-1, 0, 48, 48)
+            box = [neg['cx'] - 24, neg['cy'] - 24, neg['cx'] + 24, neg['cy'] + 24]
+            _, iooas = index.iooas(neg['gid'], box)
+            assert (np.asarray(iooas) <= coco_regions.NEGATIVE_OVERLAP_THRESH).all()
+
+
+def test_the_same_seed_gives_the_same_pools(shapes, tmp_path):
+    def pool(seed, workdir=None):
+        regions = ndsampler.CocoRegions(shapes, workdir=workdir, verbose=0)
+        regions.preselect(n_pos=20, n_neg=10, rng=seed)
+        return ([regions.get_positive(i)['aid'] for i in range(20)],
+                [regions.get_negative(i) for i in range(10)])
+    assert pool(3) == pool(3)
+    assert pool(3) != pool(4)
+    assert pool(3, tmp_path) == pool(3)
+    assert len(list((tmp_path / '_cache' / 'regions').glob('negatives_*.json'))) == 1
+    assert pool(3, tmp_path) == pool(3)  # served from the cache
+
+
+@pytest.mark.parametrize('how', ['regions.get_negative', 'load_negative', 'load_item'])
+def test_a_specific_negative_before_preselect_raises_missing_negative_pool(sampler, how):
+    with pytest.raises(ndsampler.MissingNegativePool) as info:
+        if how == 'regions.get_negative':
+            sampler.regions.get_negative(0)
+        elif how == 'load_negative':
+            sampler.load_negative(0)
+        else:
+            sampler.load_item(sampler.n_positives)
+    assert isinstance(info.value, AssertionError)
+
+
+def test_a_negative_without_index_needs_no_pool(sampler):
+    neg = sampler.regions.get_negative(rng=0)
+    assert neg['aid'] == -1 and neg['gid'] in (1, 2, 3)
+    assert sampler.load_negative(rng=1)['target']['aid'] == -1
+
+
+def test_an_unfillable_pool_warns_and_is_shorter(shapes):
+    regions = ndsampler.CocoRegions(shapes, verbose=0)
+    with pytest.warns(UserWarning, match='found only'):
+        n_pos, n_neg = regions.preselect(n_neg=5, window_dims=(700, 700), rng=0)
+    assert n_neg == 0 and regions.n_negatives == 0
+
+
+def test_preselect_rejects_both_n_neg_and_ratio(shapes):
+    with pytest.raises(ValueError):
+        ndsampler.CocoRegions(shapes).preselect(n_neg=3, neg_to_pos_ratio=1.0)
+
+
+def test_sampler_length_counts_the_preselected_negatives(sampler):
+    n_pos, n_neg = sampler.preselect(n_neg=3, window_dims=(8, 8), rng=0)
+    assert len(sampler) == n_pos + n_neg == 7
+    sample = sampler.load_item(n_pos + 2)
+    assert sample['target']['aid'] == -1 and sample['im'].shape[0:2] == (8, 8)
+
+
+def test_overlapping_aids_ious_and_iooas_match_hand_computed_values(dset):
+    index = FrameIntersectionIndex.from_coco(dset)
+    region = kwimage.Boxes([0, 0, 50, 50], 'ltrb')
+    assert index.overlapping_aids(1, region) == [1]
+    aids, ious = index.ious(1, region)
+    # annotation 1 is ltrb [10, 20, 40, 60]: intersection 30 x 30, union 1200 + 2500 - 900
+    assert aids == [1] and np.allclose(ious, [900 / 2800])
+    assert np.allclose(index.iooas(1, region)[1], [900 / 1200])
+    assert index.overlapping_aids(1, [100, 0, 400, 300]) == [2, 3]
+    assert (index.qtrees[1].width, index.qtrees[1].height) == (400, 300)
+    assert index.qtrees[1].aid_to_ltrb[2].tolist() == [100, 80, 120, 90]
+
+
+def test_random_negatives_need_exactly_one_size_source(dset):
+    index = FrameIntersectionIndex.from_coco(dset)
+    with pytest.raises(ValueError):
+        index.random_negatives(2, rng=0)
+    with pytest.raises(Exception, match='found only'):
+        index.random_negatives(2, window_size=(1000, 1000), rng=0, patience=3)
+
+
+def test_select_positive_regions_keeps_non_overlapping_windows(shapes):
+    targets = coco_regions.tabular_coco_targets(shapes)
+    keep = ndsampler.select_positive_regions(targets, window_dims=(100, 100), rng=0)
+    assert keep.tolist() == sorted(keep.tolist()) and 0 < len(keep) < len(targets)
+    gids, cx, cy = (np.asarray(targets[k])[keep] for k in ('gid', 'cx', 'cy'))
+    for gid in np.unique(gids):
+        m = gids == gid
+        boxes = kwimage.Boxes(np.stack([cx[m], cy[m], np.full(m.sum(), 100.0),
+                                        np.full(m.sum(), 100.0)], axis=1), 'cxywh')
+        ious = boxes.ious(boxes)
+        assert (ious[~np.eye(len(ious), dtype=bool)] <= 0).all()
+
+
+def test_sample_grid_covers_every_pixel_of_awkward_images(sampler):
+    grid = sampler.new_sample_grid('image_detection', window_dims=(64, 48), window_overlap=0.25)
+    coverage = {gid: np.zeros((img['height'], img['width']), bool)
+                for gid, img in sampler.dset.imgs.items()}
+    for target in grid['targets']:
+        coverage[target['gid']][target['slices']] = True
+    assert all(mask.all() for mask in coverage.values())
+    assert all(grid['targets'][i - 1] is t for i, t in zip(grid['positives_indexes'], grid['positives']))
+    positive_aids = sorted({a for t in grid['positives'] for a in t['aids']})
+    assert positive_aids == [1, 2, 3, 4]
+    assert all(t['aids'] == [] for t in grid['negatives'])
+    # an image smaller than the window gets one window
+    small = sampler.new_sample_grid('image_detection', window_dims=(512, 512))
+    assert [t['slices'] for t in small['targets'] if t['gid'] == 2] == [(slice(0, 512), slice(0, 512))]
+
+
+def test_regions_repr_and_class_lookups(sampler):
+    assert 'nPos=None' in repr(sampler.regions)
+    assert sampler.lookup_class_name(2) == 'dog' and sampler.lookup_class_id('cat') == 1
+    assert sampler.BACKGROUND_CLASS_ID == 0
+
+
+def test_demo_photos_drops_boxless_annotations_and_adds_background(monkeypatch):
+    original = kwcoco.CocoDataset.demo
+
+    def offline_photos(key, **kw):
+        dset = original('shapes2')
+        dset.add_annotation(image_id=1, category_id=1)
+        return dset
+    monkeypatch.setattr(kwcoco.CocoDataset, 'demo', staticmethod(offline_photos))
+    sampler = ndsampler.CocoSampler.demo('photos', backend=None)
+    assert all(ann.get('bbox') is not None for ann in sampler.dset.anns.values())
+    assert sampler.dset.index.name_to_cat['background']['id'] == 0
