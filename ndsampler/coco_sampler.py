@@ -142,42 +142,8 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
         """Deprecated alias of :attr:`classes`."""
         return self._classes
 
-    @property
-    def BACKGROUND_CLASS_ID(self):
-        return self.regions.BACKGROUND_CLASS_ID
-
-    @property
-    def n_annots(self):
-        return len(self.dset.anns)
-
-    @property
-    def n_positives(self):
-        """Annotations with a bounding box (or the preselected ones)."""
-        return self.regions.n_positives
-
-    @property
-    def n_samples(self):
-        """Positives plus preselected negatives: ``len(sampler)``."""
-        return self.regions.n_samples
-
     def __len__(self):
         return self.n_samples
-
-    @property
-    def n_images(self):
-        return len(self.dset.imgs)
-
-    @property
-    def n_categories(self):
-        return len(self.dset.cats)
-
-    @property
-    def class_ids(self):
-        return list(self.dset.cats.keys())
-
-    @property
-    def image_ids(self):
-        return sorted(self.dset.imgs.keys())
 
     def lookup_class_name(self, class_id):
         return self.dset.cats[class_id]['name']
@@ -427,3 +393,20 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
             hits = np.flatnonzero(annots['aids'] == aid) if aid is not None else []
             target_['annot_idx'] = hits[0] if len(hits) else -1
         return sample
+
+
+def _forward_to_regions(name, doc):
+    return property(lambda self: getattr(self.regions, name), doc=doc)
+
+
+for _name, _doc in [
+        ('BACKGROUND_CLASS_ID', "Id of the 'background' category (0 when there is none)."),
+        ('n_positives', 'Annotations with a bounding box (or the preselected ones).'),
+        ('n_samples', 'Positives plus preselected negatives: ``len(sampler)``.'),
+        ('n_annots', 'Annotations in the dataset.'),
+        ('n_images', 'Images in the dataset.'),
+        ('n_categories', 'Categories in the dataset.'),
+        ('class_ids', 'Category ids.'),
+        ('image_ids', 'Image ids, sorted.')]:
+    setattr(CocoSampler, _name, _forward_to_regions(_name, _doc))
+del _name, _doc
