@@ -82,7 +82,7 @@ class Frames:
         """The :class:`Part` list of an image (raise ``UnknownIdError``)."""
         raise NotImplementedError
 
-    def _load_unaligned(self, image_id, y0, y1, x0, x1, channels, padkw):
+    def _load_unaligned(self, image_id, y0, y1, x0, x1, channels, padkw, scale):
         """Read a window that needs warped parts (kwcoco assets)."""
         raise NotImplementedError(
             'image {} has parts that need a warp; only CocoFrames reads '
@@ -149,21 +149,22 @@ class Frames:
         reader = self._reader(self._lookup_parts(image_id)[0])
         return (reader.height, reader.width)
 
-    def read_window(self, image_id, y0, y1, x0, x1, channels=None, padkw=None):
+    def read_window(self, image_id, y0, y1, x0, x1, channels=None, padkw=None, scale=None):
         """
         The window ``[y0:y1, x0:x1]`` of an image as a new ``(h, w, c)``
         array; bounds may leave the image, and what lies outside is padded
-        per ``padkw`` (default zeros).
+        per ``padkw`` (default zeros).  ``scale = (sx, sy)`` resamples it
+        (the cog backend reads from its overviews).
         """
         plan = self.band_plan(image_id, channels)
         parts = self._lookup_parts(image_id)
         if not all(parts[index].aligned for index, _ in plan.reads):
-            return self._load_unaligned(image_id, y0, y1, x0, x1, channels, padkw)
+            return self._load_unaligned(image_id, y0, y1, x0, x1, channels, padkw, scale)
         if len(plan.reads) == 1:
             index, bands = plan.reads[0]
-            return read_window(self._reader(parts[index]), y0, y1, x0, x1, bands, padkw)
+            return read_window(self._reader(parts[index]), y0, y1, x0, x1, bands, padkw, scale)
         return np.concatenate([
-            read_window(self._reader(parts[index]), y0, y1, x0, x1, bands, padkw)
+            read_window(self._reader(parts[index]), y0, y1, x0, x1, bands, padkw, scale)
             for index, bands in plan.reads], axis=2)
 
     def load_region(self, image_id, region=None, channels=ub.NoParam,

@@ -88,8 +88,10 @@ class CocoFrames(Frames):
         img = self.dset.imgs[image_id]
         return (img['height'], img['width'])
 
-    def _load_unaligned(self, image_id, y0, y1, x0, x1, channels, padkw):
+    def _load_unaligned(self, image_id, y0, y1, x0, x1, channels, padkw, scale):
         coco_img = self.dset.coco_image(image_id)
         delayed = coco_img.imdelay(channels=channels, space='image')
         window = delayed.crop((slice(y0, y1), slice(x0, x1)), clip=False, wrap=False)
+        if scale is not None:
+            window = window.scale(scale)
         return window.finalize()

@@ -372,11 +372,16 @@ class CocoRegions(Targets, ub.NiceRepr):
     # -- grids -----------------------------------------------------------------------
     def new_sample_grid(self, task, window_dims, window_overlap=0, **kwargs):
         """
-        Sliding-window targets covering every image, for
-        ``task='image_detection'`` (``{gid, slices, aids}`` targets).
+        Sliding-window targets covering every image: ``'image_detection'``
+        (``{gid, slices, aids}``, ``window_dims=(h, w)``) or
+        ``'video_detection'`` (``{vidid, time_slice, space_slice, gids, aids}``,
+        ``window_dims=(t, h, w)``).
         """
         from ndsampler import sample_grids
         if task == 'image_detection':
             return sample_grids.new_image_sample_grid(
+                self.dset, window_dims, window_overlap, isect_index=self.isect_index, **kwargs)
+        if task == 'video_detection':
+            return sample_grids.new_video_sample_grid(
                 self.dset, window_dims, window_overlap, isect_index=self.isect_index, **kwargs)
         raise NotImplementedError('sample grid task {!r} is not supported'.format(task))

@@ -26,13 +26,14 @@ import kwimage
 import numpy as np
 import ubelt as ub
 
-from ndsampler import windows
+from ndsampler import space_time, windows
+from ndsampler._backends.readers import scaled_shape
 from ndsampler.abstract_sampler import AbstractSampler
 from ndsampler.coco_frames import CocoFrames
 from ndsampler.coco_regions import CocoRegions
 from ndsampler.errors import InvalidTargetError, UnknownIdError
 from ndsampler.utils.util_misc import HashIdentifiable
-from ndsampler.window_annots import AnnotIndex, parse_with_annots
+from ndsampler.window_annots import AnnotIndex, annots_dict, parse_with_annots
 
 #: The original's private helper, kept at its module path for user code.
 _center_extent_to_slice = windows.center_extent_to_slice
@@ -330,14 +331,99 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
         return target_
 
     def _load_slice(self, target_):
-        if target_.get('gid', None) is None:
-            raise NotImplementedError('video (vidid / gids) targets are not supported yet')
-        return self._load_slice_2d(target_)
+        if target_.get('gids', None) is None and target_.get('vidid', None) is None:
+            return self._load_slice_2d(target_)
+        return self._load_slice_3d(target_)
+
+    def _load_slice_3d(self, target_):
+        """A space-time window: frames stacked as ``(T, H, W, C)`` in video space."""
+        for key in ('use_native_scale', 'finalize'):
+            if target_.get(key, key == 'finalize') != (key == 'finalize'):
+                raise NotImplementedError('target[{!r}] is not supported yet'.format(key))
+        video = space_time.resolve_frames(self.dset, target_)
+        space_slice, window_dims = windows.resolve_space_slice(target_, video.video_dims)
+        pad = windows.coerce_pad(target_.get('pad', None))
+        y0, y1, x0, x1 = windows.padded_bounds(space_slice, pad)
+        scale = windows.coerce_scale(target_.get('scale', None))
+        nodata = target_.get('nodata', None)
+        padkw = target_.get('padkw', None)
+        if padkw is None and nodata in ('float', 'auto'):
+            padkw = {'mode': 'constant', 'constant_values': np.nan}
+        names = self._frame_channel_names(video.gids, target_.get('channels', None))
+        stack = [self._read_frame(gid, warp, names, (y0, y1, x0, x1), padkw, scale, nodata)
+                 for gid, warp in zip(video.gids, video.warps)]
+        dtypes = {frame.dtype for frame in stack}
+        common = np.result_type(*dtypes) if len(dtypes) > 1 else stack[0].dtype
+        im = np.stack([frame.astype(common, copy=False) for frame in stack])
+        if target_.get('dtype', None) is not None:
+            im = im.astype(target_['dtype'], copy=False)
+        target_.update({'gids': video.gids, 'vidid': video.vidid, 'space_dims': video.video_dims,
+                        'data_dims': video.video_dims, 'space_slice': space_slice,
+                        'time_slice': video.time_slice})
+        target_['slices'] = (video.time_slice,) + space_slice if video.time_slice else space_slice
+        if window_dims is not None:
+            target_['window_dims'] = window_dims
+        sx, sy = (1.0, 1.0) if scale is None else scale
+        sample_from_video = kwimage.Affine.scale((sx, sy)) @ kwimage.Affine.translate((-x0, -y0))
+        if target_.get('as_xarray', False):
+            import xarray as xr
+            coords = {'c': list(names)} if names is not None else {}
+            im = xr.DataArray(im, dims=('t', 'y', 'x', 'c'), coords=coords)
+        params = {
+            'offset': np.array([-x0, -y0]),
+            'tf_rel_to_abs': sample_from_video.inv().matrix,
+            'sample_tlbr': kwimage.Boxes(np.array([x0, y0, x1, y1]), 'ltrb'),
+            'st_dims': [(y0, y1), (x0, x1)],
+            'data_dims': video.video_dims,
+            'pad': pad,
+            'request_chanspec': None if names is None else '|'.join(names),
+            'frame_sample_from_grid_warps': [sample_from_video for _ in video.gids],
+        }
+        if scale is not None:
+            params['scale'] = scale
+        return {'im': im, 'target': target_, 'params': params}
+
+    def _frame_channel_names(self, gids, channels):
+        """Channel names of a space-time sample (the union over frames by default)."""
+        if channels not in (None, '<all>'):
+            from delayed_image.channel_spec import ChannelSpec
+            return ChannelSpec.coerce(channels).fuse().normalize().as_list()
+        names = []
+        for gid in gids:
+            frame_names = self.frames.band_plan(gid, None).names
+            if frame_names is None:
+                return None
+            names.extend(n for n in frame_names if n not in names)
+        return names
+
+    def _read_frame(self, gid, warp, names, bounds, padkw, scale, nodata):
+        """One frame of a space-time window; missing channels are NaN (nodata) or 0."""
+        y0, y1, x0, x1 = bounds
+        if warp is not None:
+            coco_img = self.dset.coco_image(gid)
+            delayed = coco_img.imdelay(channels=None if names is None else '|'.join(names),
+                                       space='video', nodata_method='float' if nodata else None)
+            window = delayed.crop((slice(y0, y1), slice(x0, x1)), clip=False, wrap=False)
+            if scale is not None:
+                window = window.scale(scale)
+            return np.asarray(window.finalize())
+        if names is None:
+            return self.frames.read_window(gid, y0, y1, x0, x1, None, padkw, scale)
+        have = self.frames.band_plan(gid, None).names or []
+        present = [n for n in names if n in have]
+        if len(present) == len(names):
+            return self.frames.read_window(gid, y0, y1, x0, x1, '|'.join(names), padkw, scale)
+        shape = (y1 - y0, x1 - x0) if scale is None else scaled_shape(y0, y1, x0, x1, scale)
+        shape = shape + (len(names),)
+        frame = np.full(shape, np.nan if nodata else 0, dtype=np.float32)
+        if present:
+            part = self.frames.read_window(gid, y0, y1, x0, x1, '|'.join(present), padkw, scale)
+            frame[..., [names.index(n) for n in present]] = part
+        return frame
 
     def _load_slice_2d(self, target_):
-        if target_.get('scale', None) not in (None, 1, 1.0):
-            raise NotImplementedError('target scale is not supported in 2-D yet')
         gid = target_['gid']
+        scale = windows.coerce_scale(target_.get('scale', None))
         data_dims = self.frames.image_dims(gid)
         space_slice, window_dims = windows.resolve_space_slice(target_, data_dims)
         pad = windows.coerce_pad(target_.get('pad', None))
@@ -346,7 +432,7 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
         if padkw is None and target_.get('nodata', None) in ('float', 'auto'):
             padkw = {'mode': 'constant', 'constant_values': np.nan}
         channels = target_.get('channels', None)
-        im = self.frames.read_window(gid, y0, y1, x0, x1, channels, padkw)
+        im = self.frames.read_window(gid, y0, y1, x0, x1, channels, padkw, scale)
         dtype = target_.get('dtype', None)
         if dtype is not None:
             im = im.astype(dtype, copy=False)
@@ -358,14 +444,17 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
         target_['slices'] = space_slice
         if target_.get('as_xarray', False):
             im = self._as_xarray(im, gid, channels)
+        sx, sy = (1.0, 1.0) if scale is None else scale
         params = {
             'offset': np.array([-x0, -y0]),
-            'tf_rel_to_abs': np.array([[1.0, 0.0, x0], [0.0, 1.0, y0], [0.0, 0.0, 1.0]]),
+            'tf_rel_to_abs': np.array([[1.0 / sx, 0.0, x0], [0.0, 1.0 / sy, y0], [0.0, 0.0, 1.0]]),
             'sample_tlbr': kwimage.Boxes(np.array([x0, y0, x1, y1]), 'ltrb'),
             'st_dims': [(y0, y1), (x0, x1)],
             'data_dims': data_dims,
             'pad': pad,
         }
+        if scale is not None:
+            params['scale'] = scale
         return {'im': im, 'target': target_, 'params': params}
 
     def _as_xarray(self, im, gid, channels):
@@ -375,19 +464,33 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
         return xr.DataArray(im, dims=('y', 'x', 'c'), coords=coords)
 
     def _populate_overlap(self, sample, visible_thresh=0.1, with_annots=True, annot_ids=None):
-        """Add ``sample['annots']``: the annotations in window coordinates."""
+        """Add ``sample['annots']``: each frame's annotations in window coordinates."""
         target_ = sample['target']
-        gid = target_['gid']
-        x0, y0, x1, y1 = sample['params']['sample_tlbr'].data.tolist()
+        params = sample['params']
+        x0, y0, x1, y1 = params['sample_tlbr'].data.tolist()
+        parts = parse_with_annots(with_annots)
+        gids = target_['gids'] if 'gids' in target_ else [target_['gid']]
         index = self._annot_index
-        if annot_ids is None:
-            rows = index.overlapping_rows(gid, (x0, y0, x1, y1), visible_thresh)
-        else:
-            rows = index.rows_of(gid, annot_ids)
+        frame_dets = []
+        for frame_index, gid in enumerate(gids):
+            warp = None
+            query = (x0, y0, x1, y1)
+            if 'gids' in target_:
+                warp = kwimage.Affine.coerce(self.dset.imgs[gid].get('warp_img_to_vid', None))
+                if warp.isclose_identity():
+                    warp = None
+                else:
+                    query = kwimage.Boxes(np.array([query], dtype=float), 'ltrb').warp(
+                        warp.inv()).to_ltrb().data[0].tolist()
+            if annot_ids is None:
+                rows = index.overlapping_rows(gid, query, visible_thresh)
+            else:
+                rows = index.rows_of(gid, annot_ids)
+            frame_dets.append(index.frame_detections(
+                gid, rows, (-x0, -y0), parts, self._classes, frame_index=frame_index,
+                scale=params.get('scale', None), warp=warp))
         legacy = target_.get('legacy_annots', True)
-        annots = index.window_annots(gid, rows, (-x0, -y0), parse_with_annots(with_annots),
-                                     self._classes, legacy=legacy)
-        sample['annots'] = annots
+        annots = sample['annots'] = annots_dict(frame_dets, legacy)
         if legacy:
             aid = target_.get('aid', None)
             hits = np.flatnonzero(annots['aids'] == aid) if aid is not None else []

@@ -74,6 +74,55 @@ def new_image_sample_grid(dset, window_dims, window_overlap=0.0, classes_of_inte
     return grid
 
 
+def new_video_sample_grid(dset, window_dims, window_overlap=0.0, negative_classes={'ignore', 'background'},
+                          use_annots=True, legacy=True, verbose=1, isect_index=None):
+    """
+    A grid of ``{vidid, time_slice, space_slice, gids, aids}`` targets over
+    every video, with ``window_dims = (T, H, W)`` in video space.  A video
+    shorter than ``T`` frames gets windows over all its frames.
+    """
+    import kwimage
+    from ndsampler.space_time import video_gids
+    if isect_index is None and use_annots:
+        isect_index = FrameIntersectionIndex.from_coco(dset)
+    cid_to_name = {cid: cat['name'] for cid, cat in dset.cats.items()}
+    targets, positives, negatives = [], [], []
+    for vidid in sorted(dset.index.videos):
+        gids = video_gids(dset, vidid)
+        video = dset.index.videos[vidid]
+        if not gids:
+            continue
+        if isinstance(window_dims, str):
+            dims = (len(gids), video['height'], video['width'])
+        else:
+            dims = (min(window_dims[0], len(gids)),) + tuple(window_dims[1:])
+        slider = kwarray.SlidingWindow((len(gids), video['height'], video['width']), dims,
+                                       overlap=window_overlap, keepbound=True, allow_overshoot=True)
+        for time_slice, sl_y, sl_x in slider:
+            frame_gids = gids[time_slice]
+            ltrb = np.array([[sl_x.start, sl_y.start, sl_x.stop, sl_y.stop]], dtype=np.float64)
+            aids = []
+            for gid in frame_gids if use_annots else []:
+                warp = kwimage.Affine.coerce(dset.imgs[gid].get('warp_img_to_vid', None))
+                query = kwimage.Boxes(ltrb, 'ltrb').warp(warp.inv()).to_ltrb().data[0]
+                aids.extend(isect_index.overlapping_aids(gid, query))
+            targets.append({'vidid': vidid, 'time_slice': time_slice,
+                            'space_slice': (sl_y, sl_x), 'gids': frame_gids, 'aids': aids})
+            names = [cid_to_name.get(dset.anns[aid].get('category_id', None)) for aid in aids]
+            if any(name not in negative_classes for name in names):
+                positives.append(len(targets))
+            else:
+                negatives.append(len(targets))
+    if verbose:
+        print('Found {} targets, {} positives, {} negatives'.format(
+            len(targets), len(positives), len(negatives)))
+    grid = {'targets': targets, 'positives_indexes': positives, 'negatives_indexes': negatives}
+    if legacy:
+        grid['positives'] = [targets[i - 1] for i in positives]
+        grid['negatives'] = [targets[i - 1] for i in negatives]
+    return grid
+
+
 def _ignore_coverage(dset, isect_index, gid, ltrb, aids, cid_to_name):
     """Fraction of the window covered by ``'ignore'`` boxes (overlaps counted once each)."""
     ignore = [aid for aid in aids

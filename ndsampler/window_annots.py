@@ -141,43 +141,76 @@ class AnnotIndex:
             return kwimage.Points(xy=xy, class_idxs=idxs, classes=self.kp_classes)
         return kwimage.Points.from_coco(kpts, classes=self.kp_classes)
 
-    def window_annots(self, gid, rows, offset, parts, classes, legacy=True,
-                      frame_index=0):
+    def frame_detections(self, gid, rows, offset, parts, classes, frame_index=0,
+                         scale=None, warp=None):
         """
-        The ``annots`` entry of a sample: the annotations at ``rows`` of
-        image ``gid`` shifted by ``offset = (dx, dy)`` into the window.
+        The annotations at ``rows`` of image ``gid`` in window coordinates,
+        as ``kwimage.Detections``: warped by ``warp`` (image to video space,
+        when it is not the identity), shifted by ``offset = (dx, dy)``, then
+        multiplied by ``scale = (sx, sy)`` when the window was resampled.
         """
         import kwimage
         boxes = self.for_image(gid)
         aids = boxes.aids[rows]
         cids = boxes.cids[rows]
         ltrb = boxes.ltrb[rows]
+        if warp is not None:
+            ltrb = kwimage.Boxes(ltrb, 'ltrb').warp(warp).to_ltrb().data
         xywh = np.empty_like(ltrb)
         xywh[:, 0] = ltrb[:, 0] + offset[0]
         xywh[:, 1] = ltrb[:, 1] + offset[1]
         xywh[:, 2] = ltrb[:, 2] - ltrb[:, 0]
         xywh[:, 3] = ltrb[:, 3] - ltrb[:, 1]
+        if scale is not None:
+            xywh *= np.array([scale[0], scale[1], scale[0], scale[1]])
         want_polys = 'segmentation' in parts
         want_kpts = 'keypoints' in parts
         polys, kpts = [], []
         for aid in aids.tolist():
             poly, pts = self.geometry(aid) if (want_polys or want_kpts) else (None, None)
-            polys.append(poly.translate(offset) if (want_polys and poly is not None) else None)
-            kpts.append(pts.translate(offset) if (want_kpts and pts is not None) else None)
-        rel_boxes = kwimage.Boxes(xywh, 'xywh')
-        rel_ssegs = kwimage.PolygonList(polys)
+            polys.append(_to_window(poly, offset, scale, warp) if want_polys else None)
+            kpts.append(_to_window(pts, offset, scale, warp) if want_kpts else None)
         rel_kpts = kwimage.PointsList(kpts)
         rel_kpts.meta['classes'] = self.kp_classes
-        dets = kwimage.Detections(
-            data={'boxes': rel_boxes, 'keypoints': rel_kpts,
-                  'segmentations': rel_ssegs, 'aids': aids, 'cids': cids},
+        return kwimage.Detections(
+            data={'boxes': kwimage.Boxes(xywh, 'xywh'), 'keypoints': rel_kpts,
+                  'segmentations': kwimage.PolygonList(polys), 'aids': aids, 'cids': cids},
             meta={'classes': classes, 'gid': gid, 'rel_frame_index': frame_index},
             datakeys=['aids', 'cids'], checks=False)
-        annots = {'frame_dets': [dets]}
-        if legacy:
-            annots.update({
-                'aids': aids, 'cids': cids,
-                'rel_frame_index': np.full(len(aids), frame_index, dtype=np.int64),
-                'rel_boxes': rel_boxes, 'rel_ssegs': rel_ssegs, 'rel_kpts': rel_kpts,
-            })
+
+
+def annots_dict(frame_dets, legacy=True):
+    """
+    A sample's ``annots``: ``frame_dets`` (one ``Detections`` per frame) and,
+    when ``legacy``, the original's flat keys over all frames.
+    """
+    annots = {'frame_dets': frame_dets}
+    if not legacy:
         return annots
+    import kwimage
+    if len(frame_dets) == 1:
+        data = frame_dets[0].data
+        boxes, ssegs, kpts = data['boxes'], data['segmentations'], data['keypoints']
+    else:
+        boxes = kwimage.Boxes.concatenate([d.data['boxes'] for d in frame_dets])
+        ssegs = kwimage.PolygonList([p for d in frame_dets for p in d.data['segmentations'].data])
+        kpts = kwimage.PointsList([p for d in frame_dets for p in d.data['keypoints'].data])
+        kpts.meta['classes'] = frame_dets[0].data['keypoints'].meta.get('classes', None)
+    annots.update({
+        'aids': np.concatenate([d.data['aids'] for d in frame_dets]),
+        'cids': np.concatenate([d.data['cids'] for d in frame_dets]),
+        'rel_frame_index': np.concatenate([np.full(len(d), d.meta['rel_frame_index'], dtype=np.int64)
+                                           for d in frame_dets]),
+        'rel_boxes': boxes, 'rel_ssegs': ssegs, 'rel_kpts': kpts,
+    })
+    return annots
+
+
+def _to_window(geometry, offset, scale, warp=None):
+    """A polygon or points (image space) in window coordinates, or None."""
+    if geometry is None:
+        return None
+    if warp is not None:
+        geometry = geometry.warp(warp)
+    geometry = geometry.translate(offset)
+    return geometry if scale is None else geometry.scale(scale)

@@ -161,6 +161,26 @@ def coerce_pad(pad, ndims=2):
     return tuple(out)
 
 
+def coerce_scale(scale):
+    """
+    ``(sx, sy)`` of a target's ``scale`` (a number or a pair), or ``None``
+    when it is absent or 1.
+
+    Example:
+        >>> coerce_scale(None), coerce_scale(1.0), coerce_scale(0.5), coerce_scale((2, 4))
+        (None, None, (0.5, 0.5), (2.0, 4.0))
+    """
+    if scale is None:
+        return None
+    pair = (scale, scale) if isinstance(scale, (numbers.Real, np.number)) else tuple(scale)
+    if len(pair) != 2:
+        raise InvalidTargetError("target['scale'] must be a number or (sx, sy), got {!r}".format(scale))
+    sx, sy = (as_real('scale', v) for v in pair)
+    if sx <= 0 or sy <= 0:
+        raise InvalidTargetError("target['scale'] must be positive, got {!r}".format(scale))
+    return None if (sx, sy) == (1.0, 1.0) else (sx, sy)
+
+
 def coerce_slices(slices, data_dims, key='slices'):
     """
     Literal ``(y, x)`` slices with ``None`` ends filled from ``data_dims``.
