@@ -337,9 +337,6 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
 
     def _load_slice_3d(self, target_):
         """A space-time window: frames stacked as ``(T, H, W, C)`` in video space."""
-        for key in ('use_native_scale', 'finalize'):
-            if target_.get(key, key == 'finalize') != (key == 'finalize'):
-                raise NotImplementedError('target[{!r}] is not supported yet'.format(key))
         video = space_time.resolve_frames(self.dset, target_)
         space_slice, window_dims = windows.resolve_space_slice(target_, video.video_dims)
         pad = windows.coerce_pad(target_.get('pad', None))
@@ -350,13 +347,18 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
         if padkw is None and nodata in ('float', 'auto'):
             padkw = {'mode': 'constant', 'constant_values': np.nan}
         names = self._frame_channel_names(video.gids, target_.get('channels', None))
-        stack = [self._read_frame(gid, warp, names, (y0, y1, x0, x1), padkw, scale, nodata)
-                 for gid, warp in zip(video.gids, video.warps)]
-        dtypes = {frame.dtype for frame in stack}
-        common = np.result_type(*dtypes) if len(dtypes) > 1 else stack[0].dtype
-        im = np.stack([frame.astype(common, copy=False) for frame in stack])
-        if target_.get('dtype', None) is not None:
-            im = im.astype(target_['dtype'], copy=False)
+        bounds = (y0, y1, x0, x1)
+        jagged_meta = None
+        if target_.get('use_native_scale', False) or not target_.get('finalize', True):
+            im, jagged_meta = self._load_lazy_frames(video.gids, names, bounds, scale, nodata, target_)
+        else:
+            stack = [self._read_frame(gid, warp, names, bounds, padkw, scale, nodata)
+                     for gid, warp in zip(video.gids, video.warps)]
+            dtypes = {frame.dtype for frame in stack}
+            common = np.result_type(*dtypes) if len(dtypes) > 1 else stack[0].dtype
+            im = np.stack([frame.astype(common, copy=False) for frame in stack])
+            if target_.get('dtype', None) is not None:
+                im = im.astype(target_['dtype'], copy=False)
         target_.update({'gids': video.gids, 'vidid': video.vidid, 'space_dims': video.video_dims,
                         'data_dims': video.video_dims, 'space_slice': space_slice,
                         'time_slice': video.time_slice})
@@ -365,7 +367,7 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
             target_['window_dims'] = window_dims
         sx, sy = (1.0, 1.0) if scale is None else scale
         sample_from_video = kwimage.Affine.scale((sx, sy)) @ kwimage.Affine.translate((-x0, -y0))
-        if target_.get('as_xarray', False):
+        if target_.get('as_xarray', False) and jagged_meta is None:
             import xarray as xr
             coords = {'c': list(names)} if names is not None else {}
             im = xr.DataArray(im, dims=('t', 'y', 'x', 'c'), coords=coords)
@@ -381,7 +383,51 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
         }
         if scale is not None:
             params['scale'] = scale
+        if jagged_meta:
+            params['jagged_meta'] = jagged_meta
         return {'im': im, 'target': target_, 'params': params}
+
+    def _delayed_frame(self, gid, names, bounds, scale, nodata):
+        """A frame's window as a kwcoco delayed image (nothing is read yet)."""
+        y0, y1, x0, x1 = bounds
+        delayed = self.dset.coco_image(gid).imdelay(
+            channels=None if names is None else '|'.join(names), space='video',
+            nodata_method='float' if nodata else None)
+        window = delayed.crop((slice(y0, y1), slice(x0, x1)), clip=False, wrap=False)
+        return window if scale is None else window.scale(scale)
+
+    def _load_lazy_frames(self, gids, names, bounds, scale, nodata, target_):
+        """
+        ``finalize=False``: one delayed image per frame.  ``use_native_scale``:
+        per frame, each asset's window at its own resolution (a jagged list),
+        described by ``jagged_meta``; ``realign_native='largest'`` resizes a
+        frame's parts to its largest one and stacks them.
+        """
+        import cv2
+        delayed = [self._delayed_frame(gid, names, bounds, scale, nodata) for gid in gids]
+        if not target_.get('use_native_scale', False):
+            return delayed, None
+        finalize = target_.get('finalize', True)
+        realign = target_.get('realign_native', None)
+        frames, meta = [], []
+        for gid, frame in zip(gids, delayed):
+            parts, warps = frame.optimize().undo_warps(remove=['scale'], return_warps=True)
+            meta.append({'gid': gid, 'channels': [part.channels.spec for part in parts],
+                         'warps': list(warps)})
+            if not finalize:
+                frames.append(parts)
+                continue
+            arrays = [np.asarray(part.finalize()) for part in parts]
+            if realign == 'largest':
+                h, w = max((a.shape[0:2] for a in arrays), key=lambda hw: hw[0] * hw[1])
+                arrays = [a if a.shape[0:2] == (h, w) else
+                          cv2.resize(a, (w, h), interpolation=cv2.INTER_LINEAR).reshape(h, w, -1)
+                          for a in arrays]
+                arrays = np.concatenate(arrays, axis=2)
+            elif realign:
+                raise InvalidTargetError("realign_native must be None or 'largest', got {!r}".format(realign))
+            frames.append(arrays)
+        return frames, meta
 
     def _frame_channel_names(self, gids, channels):
         """Channel names of a space-time sample (the union over frames by default)."""
@@ -397,16 +443,10 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
         return names
 
     def _read_frame(self, gid, warp, names, bounds, padkw, scale, nodata):
-        """One frame of a space-time window; missing channels are NaN (nodata) or 0."""
+        """One frame of a space-time window; channels the frame lacks are NaN."""
         y0, y1, x0, x1 = bounds
         if warp is not None:
-            coco_img = self.dset.coco_image(gid)
-            delayed = coco_img.imdelay(channels=None if names is None else '|'.join(names),
-                                       space='video', nodata_method='float' if nodata else None)
-            window = delayed.crop((slice(y0, y1), slice(x0, x1)), clip=False, wrap=False)
-            if scale is not None:
-                window = window.scale(scale)
-            return np.asarray(window.finalize())
+            return np.asarray(self._delayed_frame(gid, names, bounds, scale, nodata).finalize())
         if names is None:
             return self.frames.read_window(gid, y0, y1, x0, x1, None, padkw, scale)
         have = self.frames.band_plan(gid, None).names or []
@@ -415,7 +455,7 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
             return self.frames.read_window(gid, y0, y1, x0, x1, '|'.join(names), padkw, scale)
         shape = (y1 - y0, x1 - x0) if scale is None else scaled_shape(y0, y1, x0, x1, scale)
         shape = shape + (len(names),)
-        frame = np.full(shape, np.nan if nodata else 0, dtype=np.float32)
+        frame = np.full(shape, np.nan, dtype=np.float32)
         if present:
             part = self.frames.read_window(gid, y0, y1, x0, x1, '|'.join(present), padkw, scale)
             frame[..., [names.index(n) for n in present]] = part

@@ -146,3 +146,28 @@ def test_video_sample_grid_covers_every_frame_and_pixel(vidshapes, tmp_path):
         assert cover.all()
     sample = sampler.load_sample(grid['positives'][0])
     assert sample['im'].shape == (2, 256, 256, 3) and len(sample['annots']['aids']) > 0
+
+
+def test_finalize_false_gives_lazy_frames_that_finalize_to_the_same_array(tmp_path):
+    dset = kwcoco.CocoDataset.demo('vidshapes1-msi-multisensor')
+    sampler = ndsampler.CocoSampler(dset, workdir=tmp_path, backend='npy')
+    target = {'vidid': 1, 'time_slice': slice(0, 2), 'cx': 100, 'cy': 100, 'width': 64, 'height': 64}
+    eager = sampler.load_sample(target)['im']
+    lazy = sampler.load_sample(dict(target, finalize=False))['im']
+    assert len(lazy) == 2 and hasattr(lazy[0], 'finalize')
+    np.testing.assert_allclose(np.stack([frame.finalize() for frame in lazy]), eager, equal_nan=True)
+
+
+def test_native_scale_returns_each_asset_at_its_own_resolution(tmp_path):
+    dset, full = write_half_resolution_band_dataset(tmp_path)
+    sampler = ndsampler.CocoSampler(dset, workdir=tmp_path / 'w', backend=None)
+    target = {'vidid': 1, 'space_slice': (slice(8, 56), slice(10, 70)), 'channels': 'full|half'}
+    sample = sampler.load_sample(dict(target, use_native_scale=True))
+    (frame,) = sample['im']
+    assert [part.shape for part in frame] == [(48, 60, 1), (24, 30, 1)]
+    meta = sample['params']['jagged_meta'][0]
+    assert meta['channels'] == ['full', 'half']
+    assert np.allclose(meta['warps'][1].matrix[0:2, 0:2], np.eye(2) * 0.5)  # window -> native
+    np.testing.assert_allclose(frame[0][..., 0], full[8:56, 10:70], atol=1e-4)
+    realigned = sampler.load_sample(dict(target, use_native_scale=True, realign_native='largest'))
+    assert realigned['im'][0].shape == (48, 60, 2)
