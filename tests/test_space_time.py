@@ -13,7 +13,7 @@ from ndsampler import errors
 
 @pytest.fixture(scope='module')
 def vidshapes():
-    return kwcoco.CocoDataset.demo('vidshapes2', num_frames=3)
+    return kwcoco.CocoDataset.demo('vidshapes8', num_frames=3)
 
 
 def test_video_target_stacks_frames_in_time_order(vidshapes, backend, tmp_path):
@@ -45,12 +45,12 @@ def test_out_of_range_time_raises_a_clear_error(vidshapes, tmp_path):
     sampler = ndsampler.CocoSampler(vidshapes, workdir=tmp_path, backend=None)
     with pytest.raises(errors.InvalidTargetError, match='time_slice'):
         sampler.load_sample({'vidid': 1, 'time_slice': slice(2, 9)})
-    with pytest.raises(errors.UnknownIdError, match='vidid=5'):
-        sampler.load_sample({'vidid': 5})
+    with pytest.raises(errors.UnknownIdError, match='vidid=99'):
+        sampler.load_sample({'vidid': 99})
 
 
 def test_multispectral_channels_come_back_in_the_requested_order(tmp_path):
-    dset = kwcoco.CocoDataset.demo('vidshapes1-multispectral', num_frames=2)
+    dset = kwcoco.CocoDataset.demo('vidshapes8-multispectral', num_frames=2)
     sampler = ndsampler.CocoSampler(dset, workdir=tmp_path, backend='npy')
     target = {'vidid': 1, 'cx': 300, 'cy': 300, 'width': 40, 'height': 30}
     both = sampler.load_sample(dict(target, channels='B1|B10', as_xarray=True))['im']
