@@ -1,6 +1,6 @@
 """
-Crash-safe cache files: content keys, a lock across processes, and atomic
-publication.
+Crash-safe cache files: content keys, a lock across processes, atomic
+publication, and a checksum stamp that catches later corruption.
 
 A cache file is built under a temporary name in its final directory and
 renamed into place with :func:`os.replace`, so a reader sees either no file or
@@ -20,15 +20,17 @@ Example:
     >>> fpath.read_text()
     'hello'
     >>> sorted(p.name for p in dpath.iterdir())
-    ['a.txt']
+    ['a.txt', 'a.txt.ok']
 """
 import contextlib
 import errno
 import fcntl
 import glob
 import hashlib
+import json
 import os
 import uuid
+import zlib
 from os.path import basename, dirname, join, splitext
 
 import ubelt as ub
@@ -114,56 +116,130 @@ def file_lock(lock_fpath):
         os.close(fd)
 
 
-def remove_stale(pattern, keep=()):
-    """Delete the files matching a glob pattern, except those in ``keep``."""
+def remove_stale(pattern):
+    """Delete the files matching a glob pattern."""
     for fpath in glob.glob(pattern):
-        if fpath not in keep:
-            with contextlib.suppress(OSError):
-                os.unlink(fpath)
+        with contextlib.suppress(OSError):
+            os.unlink(fpath)
 
 
-def build_once(dst, build, is_valid=os.path.exists, family_glob=None):
+STAMP_SUFFIX = '.ok'
+
+
+def file_crc32(fpath, chunk=1 << 24):
+    """CRC-32 of a file's bytes (about 4 GB/s from the page cache)."""
+    crc = 0
+    with open(fpath, 'rb') as file:
+        while True:
+            block = file.read(chunk)
+            if not block:
+                return crc
+            crc = zlib.crc32(block, crc)
+
+
+def _stat_key(st):
+    return [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
+def write_stamp(fpath, crc):
+    """Record a published file's stat and checksum in ``<fpath>.ok``."""
+    stamp = {'stat': _stat_key(os.stat(fpath)), 'crc32': crc}
+    tmp = '{}{}{}{}-{}'.format(fpath, STAMP_SUFFIX, TMP_MARK, os.getpid(), uuid.uuid4().hex[:8])
+    try:
+        with open(tmp, 'w') as file:
+            json.dump(stamp, file)
+        os.replace(tmp, fpath + STAMP_SUFFIX)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def is_intact(fpath):
     """
-    Return ``dst``, building it with ``build(tmp_fpath)`` if it is missing or
-    not valid.
+    True when ``fpath`` is a published cache file whose bytes are the ones
+    its stamp recorded.  The common case costs a ``stat`` and a small read:
+    only a file whose stat changed since it was published (written to,
+    truncated, touched) is read in full and checked against the CRC-32.
+    """
+    try:
+        with open(fpath + STAMP_SUFFIX) as file:
+            stamp = json.load(file)
+        st = os.stat(fpath)
+    except (OSError, ValueError):
+        return False
+    if _stat_key(st) == stamp.get('stat'):
+        return True
+    return st.st_size == stamp['stat'][1] and file_crc32(fpath) == stamp.get('crc32')
+
+
+def _remove_abandoned_lock(lock_fpath, dst):
+    """Delete a lock file (and temporaries) that a killed builder left behind."""
+    try:
+        fd = os.open(lock_fpath, os.O_RDWR)
+    except OSError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return  # held: a live builder is at work
+    try:
+        if os.path.exists(lock_fpath) and os.stat(lock_fpath).st_ino == os.fstat(fd).st_ino:
+            remove_stale(glob.escape(dst) + TMP_MARK + '*')
+            os.unlink(lock_fpath)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def build_once(dst, build, validate=None, family_glob=None):
+    """
+    Return ``dst``, building it with ``build(tmp_fpath)`` unless an intact
+    copy is already published (see :func:`is_intact`).
 
     The build runs under :func:`file_lock`; its output is checked with
-    ``is_valid`` and then renamed into place.  Temporaries left by killed
-    builders of ``dst`` are removed first, and, after a successful build, so
-    are stale siblings that match ``family_glob``.
+    ``validate(tmp_fpath)`` (a format check), checksummed, renamed into place
+    and stamped.  Temporaries and locks left by killed builders are removed,
+    and, after a successful build, so are stale siblings matching
+    ``family_glob`` (with their stamps).
 
     Raises:
         CacheError: when the cache cannot be written (read-only workdir,
             full disk, a build that produced an invalid file).
     """
     dst = os.fspath(dst)
-    if is_valid(dst):
+    lock_fpath = dst + LOCK_SUFFIX
+    if is_intact(dst):
+        if os.path.exists(lock_fpath):
+            _remove_abandoned_lock(lock_fpath, dst)
         return ub.Path(dst)
     try:
         os.makedirs(dirname(dst), exist_ok=True)
-        with file_lock(dst + LOCK_SUFFIX):
-            if is_valid(dst):
+        with file_lock(lock_fpath):
+            if is_intact(dst):
                 return ub.Path(dst)
             remove_stale(glob.escape(dst) + TMP_MARK + '*')
-            tmp = '{}{}{}-{}'.format(dst, TMP_MARK, os.getpid(),
-                                     uuid.uuid4().hex[:8])
+            tmp = '{}{}{}-{}'.format(dst, TMP_MARK, os.getpid(), uuid.uuid4().hex[:8])
             try:
                 build(tmp)
-                if not is_valid(tmp):
-                    raise CacheError(
-                        errno.EIO, 'freshly built cache file failed '
-                        'validation', tmp)
+                if validate is not None and not validate(tmp):
+                    raise CacheError(errno.EIO, 'freshly built cache file failed validation', tmp)
+                crc = file_crc32(tmp)
                 os.replace(tmp, dst)
             finally:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
+            write_stamp(dst, crc)
             if family_glob is not None:
-                remove_stale(family_glob, keep={dst})
+                stale = set(glob.glob(family_glob)) - {dst}
+                for fpath in stale:
+                    for path in (fpath, fpath + STAMP_SUFFIX):
+                        with contextlib.suppress(OSError):
+                            os.unlink(path)
     except NdsamplerError:
         raise  # already names what failed (the source, or the cache file)
     except OSError as ex:
         raise CacheError(ex.errno or errno.EIO,
-                         'cannot write cache file ({})'.format(
-                             ex.strerror or ex), dst) from ex
+                         'cannot write cache file ({})'.format(ex.strerror or ex), dst) from ex
     return ub.Path(dst)
-

@@ -31,7 +31,7 @@ from ndsampler._backends.readers import scaled_shape
 from ndsampler.abstract_sampler import AbstractSampler
 from ndsampler.coco_frames import CocoFrames
 from ndsampler.coco_regions import CocoRegions
-from ndsampler.errors import InvalidTargetError, UnknownIdError
+from ndsampler.errors import InvalidTargetError, InvalidTargetTypeError, UnknownIdError
 from ndsampler.utils.util_misc import HashIdentifiable
 from ndsampler.window_annots import AnnotIndex, annots_dict, parse_with_annots
 
@@ -322,12 +322,13 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
         if all(target_.get(k, None) is None for k in ('gid', 'gids', 'vidid')):
             raise InvalidTargetError('no source object id(s) in target={!r}'.format(target))
         gid = target_.get('gid', None)
-        if gid is not None and gid not in self.dset.imgs:
+        if gid is not None:
             try:
-                hash(gid)
+                known = gid in self.dset.imgs
             except TypeError:
-                raise InvalidTargetError('target gid must be an id, got {!r}'.format(gid)) from None
-            raise UnknownIdError('unknown image id gid={!r}'.format(gid))
+                raise InvalidTargetTypeError('target gid must be an id, got {!r}'.format(gid)) from None
+            if not known:
+                raise UnknownIdError('unknown image id gid={!r}'.format(gid))
         return target_
 
     def _load_slice(self, target_):

@@ -190,6 +190,8 @@ def coerce_slices(slices, data_dims, key='slices'):
         (slice(-5, 5, None), slice(0, 30, None))
     """
     try:
+        if isinstance(slices, (str, bytes)):
+            raise TypeError(slices)
         slices = tuple(slices)
     except TypeError:
         raise InvalidTargetTypeError(

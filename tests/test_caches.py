@@ -15,11 +15,18 @@ from _workers import load_windows, window_targets
 from conftest import direct_read
 
 
+def all_cache_files(sampler):
+    dpath = sampler.frames.cache_dpath
+    return sorted(os.listdir(dpath)) if dpath and os.path.exists(dpath) else []
+
+
 def cache_files(sampler):
-    if sampler.frames.cache_dpath is None:
-        return []
-    return sorted(os.listdir(sampler.frames.cache_dpath)) if os.path.exists(
-        sampler.frames.cache_dpath) else []
+    """The cache files proper, each checked to have its checksum stamp."""
+    names = all_cache_files(sampler)
+    data = [n for n in names if not n.endswith('.ok')]
+    assert sorted(n + '.ok' for n in data if '.tmp-' not in n and not n.endswith('.lock')) == \
+        sorted(n for n in names if n.endswith('.ok'))
+    return data
 
 
 def test_processes_first_touching_uncached_images_agree(sampler):
@@ -41,7 +48,7 @@ def test_processes_first_touching_uncached_images_agree(sampler):
                                    y0 + target['height'], x0, x0 + target['width'])
             np.testing.assert_array_equal(window, expected)
     names = cache_files(sampler)
-    assert not [n for n in names if '.tmp-' in n or n.endswith('.lock')], names
+    assert not [n for n in all_cache_files(sampler) if '.tmp-' in n or n.endswith('.lock')], names
     if sampler.frames.cache_dpath is not None:
         assert len(names) == 3, names
 

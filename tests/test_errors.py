@@ -32,7 +32,20 @@ BAD_TARGETS = [
     ('unknown channel', dict(GOOD, channels='nir'), errors.UnknownChannelError, KeyError,
      'nir'),
     ('target not a dict', 42, errors.InvalidTargetError, ValueError, '42'),
+    ('unknown vidid', {'vidid': 99}, errors.UnknownIdError, KeyError, '99'),
+    ('unknown gid in gids', {'gids': [1, 98]}, errors.UnknownIdError, KeyError, '98'),
+    ('gid of the wrong type', dict(GOOD, gid=[1]), errors.InvalidTargetError, ValueError, '[1]'),
+    ('slices of the wrong type', {'gid': 1, 'slices': 'rows 1-3'}, errors.InvalidTargetTypeError,
+     TypeError, 'rows 1-3'),
+    ('window_dims of the wrong type', dict(GOOD, window_dims=7), errors.InvalidTargetTypeError,
+     TypeError, '7'),
+    ('scale of zero', dict(GOOD, scale=0), errors.InvalidTargetError, ValueError, 'scale'),
 ]
+
+
+def test_a_window_entirely_outside_is_a_zero_padded_window_of_the_requested_size(sampler):
+    sample = sampler.load_sample({'gid': 1, 'cx': 5000, 'cy': -5000, 'width': 12, 'height': 7})
+    assert sample['im'].shape == (7, 12, 3) and not sample['im'].any()
 
 
 @pytest.mark.parametrize('case', BAD_TARGETS, ids=[c[0] for c in BAD_TARGETS])
@@ -44,14 +57,18 @@ def test_bad_target_raises_a_typed_error_naming_the_value(sampler, case):
     assert needle in str(info.value)
 
 
-@pytest.mark.parametrize('damage', ['missing', 'empty', 'random bytes'])
+@pytest.mark.parametrize('damage', ['missing', 'empty', 'random bytes', 'truncated png',
+                                    'truncated jpg'])
 def test_unreadable_source_raises_an_error_naming_the_file(dset, backend, tmp_path, damage):
     src = dset.get_image_fpath(1)
-    broken = tmp_path / 'broken.png'
+    broken = tmp_path / ('broken.jpg' if 'jpg' in damage else 'broken.png')
     if damage == 'empty':
         broken.write_bytes(b'')
     elif damage == 'random bytes':
         broken.write_bytes(os.urandom(5000))
+    elif damage.startswith('truncated'):
+        whole = open(src if 'png' in damage else dset.get_image_fpath(3), 'rb').read()
+        broken.write_bytes(whole[:len(whole) // 2])
     dset.imgs[1]['file_name'] = os.fspath(broken)
     sampler = ndsampler.CocoSampler(dset, workdir=tmp_path / 'work', backend=backend)
     with pytest.raises(errors.SourceReadError) as info:

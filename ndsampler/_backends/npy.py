@@ -39,4 +39,7 @@ class NpyBackend(CachedBackend):
 
     def load_full(self, fpath):
         """The whole image as a read-only ``np.memmap`` of the cache."""
-        return open_npy(self.prepare(fpath))
+        published = self._published_or_none(fpath)
+        if published is None:
+            return self._direct().load_full(fpath)
+        return open_npy(published[0])

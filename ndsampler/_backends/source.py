@@ -40,6 +40,26 @@ def missing_or_unreadable(fpath, why):
     return SourceReadError(errno.EIO, 'cannot decode source image ({})'.format(why), fpath)
 
 
+def check_jpeg_complete(fpath):
+    """
+    Raise unless a JPEG ends with its end-of-image marker: decoders fill a
+    truncated JPEG with grey and report success, which would be silent
+    garbage.
+    """
+    try:
+        with open(fpath, 'rb') as file:
+            file.seek(0, os.SEEK_END)
+            size = file.tell()
+            file.seek(max(0, size - 1024))
+            tail = file.read()
+    except OSError:
+        raise missing_or_unreadable(fpath, 'cannot open it') from None
+    if size == 0:
+        raise missing_or_unreadable(fpath, 'empty')
+    if b'\xff\xd9' not in tail.rstrip(b'\x00\r\n '):
+        raise SourceReadError(errno.EIO, 'JPEG is truncated (no end-of-image marker)', fpath)
+
+
 def as_hwc(arr):
     """View a 2-D array as ``(H, W, 1)``."""
     return arr[:, :, None] if arr.ndim == 2 else arr
@@ -55,6 +75,8 @@ def decode_image(fpath, reduce=1):
     """
     fpath = os.fspath(fpath)
     ext = ext_of(fpath)
+    if ext in ('.jpg', '.jpeg'):
+        check_jpeg_complete(fpath)
     if ext in CV2_EXTS:
         import cv2
         flag = cv2.IMREAD_UNCHANGED
