@@ -27,7 +27,6 @@ import numpy as np
 import ubelt as ub
 
 from ndsampler import space_time, windows
-from ndsampler._backends.readers import scaled_shape
 from ndsampler.abstract_sampler import AbstractSampler
 from ndsampler.coco_frames import CocoFrames
 from ndsampler.coco_regions import CocoRegions
@@ -347,13 +346,15 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
         padkw = target_.get('padkw', None)
         if padkw is None and nodata in ('float', 'auto'):
             padkw = {'mode': 'constant', 'constant_values': np.nan}
-        names = self._frame_channel_names(video.gids, target_.get('channels', None))
+        names = space_time.frame_channel_names(self.frames, video.gids, target_.get('channels', None))
         bounds = (y0, y1, x0, x1)
         jagged_meta = None
         if target_.get('use_native_scale', False) or not target_.get('finalize', True):
-            im, jagged_meta = self._load_lazy_frames(video.gids, names, bounds, scale, nodata, target_)
+            im, jagged_meta = space_time.load_lazy_frames(self.dset, video.gids, names, bounds,
+                                                          scale, nodata, target_)
         else:
-            stack = [self._read_frame(gid, warp, names, bounds, padkw, scale, nodata)
+            stack = [space_time.read_frame(self.dset, self.frames, gid, warp, names, bounds,
+                                           padkw, scale, nodata)
                      for gid, warp in zip(video.gids, video.warps)]
             dtypes = {frame.dtype for frame in stack}
             common = np.result_type(*dtypes) if len(dtypes) > 1 else stack[0].dtype
@@ -387,80 +388,6 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
         if jagged_meta:
             params['jagged_meta'] = jagged_meta
         return {'im': im, 'target': target_, 'params': params}
-
-    def _delayed_frame(self, gid, names, bounds, scale, nodata):
-        """A frame's window as a kwcoco delayed image (nothing is read yet)."""
-        y0, y1, x0, x1 = bounds
-        delayed = self.dset.coco_image(gid).imdelay(
-            channels=None if names is None else '|'.join(names), space='video',
-            nodata_method='float' if nodata else None)
-        window = delayed.crop((slice(y0, y1), slice(x0, x1)), clip=False, wrap=False)
-        return window if scale is None else window.scale(scale)
-
-    def _load_lazy_frames(self, gids, names, bounds, scale, nodata, target_):
-        """
-        ``finalize=False``: one delayed image per frame.  ``use_native_scale``:
-        per frame, each asset's window at its own resolution (a jagged list),
-        described by ``jagged_meta``; ``realign_native='largest'`` resizes a
-        frame's parts to its largest one and stacks them.
-        """
-        import cv2
-        delayed = [self._delayed_frame(gid, names, bounds, scale, nodata) for gid in gids]
-        if not target_.get('use_native_scale', False):
-            return delayed, None
-        finalize = target_.get('finalize', True)
-        realign = target_.get('realign_native', None)
-        frames, meta = [], []
-        for gid, frame in zip(gids, delayed):
-            parts, warps = frame.optimize().undo_warps(remove=['scale'], return_warps=True)
-            meta.append({'gid': gid, 'channels': [part.channels.spec for part in parts],
-                         'warps': list(warps)})
-            if not finalize:
-                frames.append(parts)
-                continue
-            arrays = [np.asarray(part.finalize()) for part in parts]
-            if realign == 'largest':
-                h, w = max((a.shape[0:2] for a in arrays), key=lambda hw: hw[0] * hw[1])
-                arrays = [a if a.shape[0:2] == (h, w) else
-                          cv2.resize(a, (w, h), interpolation=cv2.INTER_LINEAR).reshape(h, w, -1)
-                          for a in arrays]
-                arrays = np.concatenate(arrays, axis=2)
-            elif realign:
-                raise InvalidTargetError("realign_native must be None or 'largest', got {!r}".format(realign))
-            frames.append(arrays)
-        return frames, meta
-
-    def _frame_channel_names(self, gids, channels):
-        """Channel names of a space-time sample (the union over frames by default)."""
-        if channels not in (None, '<all>'):
-            from delayed_image.channel_spec import ChannelSpec
-            return ChannelSpec.coerce(channels).fuse().normalize().as_list()
-        names = []
-        for gid in gids:
-            frame_names = self.frames.band_plan(gid, None).names
-            if frame_names is None:
-                return None
-            names.extend(n for n in frame_names if n not in names)
-        return names
-
-    def _read_frame(self, gid, warp, names, bounds, padkw, scale, nodata):
-        """One frame of a space-time window; channels the frame lacks are NaN."""
-        y0, y1, x0, x1 = bounds
-        if warp is not None:
-            return np.asarray(self._delayed_frame(gid, names, bounds, scale, nodata).finalize())
-        if names is None:
-            return self.frames.read_window(gid, y0, y1, x0, x1, None, padkw, scale)
-        have = self.frames.band_plan(gid, None).names or []
-        present = [n for n in names if n in have]
-        if len(present) == len(names):
-            return self.frames.read_window(gid, y0, y1, x0, x1, '|'.join(names), padkw, scale)
-        shape = (y1 - y0, x1 - x0) if scale is None else scaled_shape(y0, y1, x0, x1, scale)
-        shape = shape + (len(names),)
-        frame = np.full(shape, np.nan, dtype=np.float32)
-        if present:
-            part = self.frames.read_window(gid, y0, y1, x0, x1, '|'.join(present), padkw, scale)
-            frame[..., [names.index(n) for n in present]] = part
-        return frame
 
     def _load_slice_2d(self, target_):
         gid = target_['gid']

@@ -64,14 +64,7 @@ def new_image_sample_grid(dset, window_dims, window_overlap=0.0, classes_of_inte
                 positives.append(len(targets))
             elif _ignore_coverage(dset, isect_index, gid, ltrb, aids, cid_to_name) <= ignore_coverage_thresh:
                 negatives.append(len(targets))
-    if verbose:
-        print('Found {} targets, {} positives, {} negatives'.format(
-            len(targets), len(positives), len(negatives)))
-    grid = {'targets': targets, 'positives_indexes': positives, 'negatives_indexes': negatives}
-    if legacy:
-        grid['positives'] = [targets[i - 1] for i in positives]
-        grid['negatives'] = [targets[i - 1] for i in negatives]
-    return grid
+    return _grid(targets, positives, negatives, legacy, verbose)
 
 
 def new_video_sample_grid(dset, window_dims, window_overlap=0.0, negative_classes={'ignore', 'background'},
@@ -113,6 +106,11 @@ def new_video_sample_grid(dset, window_dims, window_overlap=0.0, negative_classe
                 positives.append(len(targets))
             else:
                 negatives.append(len(targets))
+    return _grid(targets, positives, negatives, legacy, verbose)
+
+
+def _grid(targets, positives, negatives, legacy, verbose):
+    """The grid dict; ``positives``/``negatives`` are 1-based indices, as in the original."""
     if verbose:
         print('Found {} targets, {} positives, {} negatives'.format(
             len(targets), len(positives), len(negatives)))
