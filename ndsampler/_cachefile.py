@@ -172,6 +172,12 @@ def is_intact(fpath):
     return st.st_size == stamp['stat'][1] and file_crc32(fpath) == stamp.get('crc32')
 
 
+def _remove_temporaries(dst):
+    """Delete temporaries of ``dst`` and of its stamp left by killed builders."""
+    remove_stale(glob.escape(dst) + TMP_MARK + '*')
+    remove_stale(glob.escape(dst + STAMP_SUFFIX) + TMP_MARK + '*')
+
+
 def _remove_abandoned_lock(lock_fpath, dst):
     """Delete a lock file (and temporaries) that a killed builder left behind."""
     try:
@@ -185,7 +191,7 @@ def _remove_abandoned_lock(lock_fpath, dst):
         return  # held: a live builder is at work
     try:
         if os.path.exists(lock_fpath) and os.stat(lock_fpath).st_ino == os.fstat(fd).st_ino:
-            remove_stale(glob.escape(dst) + TMP_MARK + '*')
+            _remove_temporaries(dst)
             os.unlink(lock_fpath)
     except OSError:
         pass
@@ -219,7 +225,7 @@ def build_once(dst, build, validate=None, family_glob=None):
         with file_lock(lock_fpath):
             if is_intact(dst):
                 return ub.Path(dst)
-            remove_stale(glob.escape(dst) + TMP_MARK + '*')
+            _remove_temporaries(dst)
             tmp = '{}{}{}-{}'.format(dst, TMP_MARK, os.getpid(), uuid.uuid4().hex[:8])
             try:
                 build(tmp)
