@@ -76,30 +76,29 @@ HANDLES = HandlePool()
 
 
 class ByteLRU:
-    """A least-recently-used map of arrays, bounded by their total bytes."""
+    """A thread-safe least-recently-used map of arrays, bounded by their total bytes."""
 
     def __init__(self, max_bytes):
         self.max_bytes = int(max_bytes)
         self._items = OrderedDict()
+        self._lock = threading.Lock()
         self.nbytes = 0
 
     def get(self, key):
-        value = self._items.get(key, None)
-        if value is not None:
-            self._items.move_to_end(key)
-        return value
+        with self._lock:
+            value = self._items.get(key, None)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
 
     def put(self, key, value):
-        if key in self._items:
-            self.nbytes -= self._items.pop(key).nbytes
-        if value.nbytes > self.max_bytes:
-            return
-        self._items[key] = value
-        self.nbytes += value.nbytes
-        while self.nbytes > self.max_bytes:
-            _, old = self._items.popitem(last=False)
-            self.nbytes -= old.nbytes
-
-    def clear(self):
-        self._items.clear()
-        self.nbytes = 0
+        with self._lock:
+            if key in self._items:
+                self.nbytes -= self._items.pop(key).nbytes
+            if value.nbytes > self.max_bytes:
+                return
+            self._items[key] = value
+            self.nbytes += value.nbytes
+            while self.nbytes > self.max_bytes:
+                _, old = self._items.popitem(last=False)
+                self.nbytes -= old.nbytes

@@ -45,6 +45,9 @@ def resolve_frames(dset, target):
     gids = target.get('gids', None)
     vidid = target.get('vidid', None)
     time_slice = target.get('time_slice', None)
+    slices = target.get('slices', None)
+    if time_slice is None and isinstance(slices, tuple) and len(slices) == 3:
+        time_slice = slices[0]
     if gids is None:
         all_gids = video_gids(dset, vidid)
         time_slice = slice(0, len(all_gids)) if time_slice is None else time_slice

@@ -230,8 +230,9 @@ def resolve_space_slice(target, data_dims):
     """
     The unpadded ``(y, x)`` slices of a 2-D target, and its window dims.
 
-    Slices (``slices`` or ``space_slice``) win over a centre; a target with
-    neither covers the whole image.
+    Slices (``space_slice``, or ``slices``, whose leading time slice a
+    space-time target drops) win over a centre; a target with neither covers
+    the whole image.
 
     Returns:
         Tuple[Tuple[slice, slice], Tuple[int, int] | None]
@@ -242,9 +243,12 @@ def resolve_space_slice(target, data_dims):
         >>> resolve_space_slice({}, (4, 6))
         ((slice(0, 4, None), slice(0, 6, None)), None)
     """
-    for key in ('slices', 'space_slice'):
-        if target.get(key, None) is not None:
-            return coerce_slices(target[key], data_dims, key), None
+    for key in ('space_slice', 'slices'):
+        slices = target.get(key, None)
+        if slices is not None:
+            if key == 'slices' and isinstance(slices, tuple) and len(slices) == len(data_dims) + 1:
+                slices = slices[1:]  # (t, y, x) slices of a space-time target
+            return coerce_slices(slices, data_dims, key), None
     has_cx, has_cy = 'cx' in target, 'cy' in target
     if has_cx or has_cy:
         if not (has_cx and has_cy):

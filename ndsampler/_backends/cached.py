@@ -5,6 +5,7 @@ atomically (:mod:`ndsampler._cachefile`), and opened through the per-process
 handle pool (:mod:`ndsampler._handles`).
 """
 import errno
+import glob
 import os
 import warnings
 from os.path import join
@@ -68,7 +69,7 @@ class CachedBackend:
         if published is None:
             key = _cachefile.source_key(fpath, self.hashid_mode)
             dst = _cachefile.cache_fpath(self.cache_dpath, fpath, key, self.ext)
-            family = dst[:-len(key) - len(self.ext)] + '*' + self.ext
+            family = glob.escape(dst[:-len(key) - len(self.ext)]) + '*' + glob.escape(self.ext)
             _cachefile.build_once(dst, lambda tmp: self.build(fpath, tmp), self.is_valid,
                                   family_glob=family)
             st = os.stat(dst)
@@ -98,7 +99,14 @@ class CachedBackend:
         if published is None:
             return self._direct().reader(fpath)
         cache_fpath, handle_key = published
-        return HANDLES.get(handle_key, lambda: self.open_reader(cache_fpath))
+        try:
+            return HANDLES.get(handle_key, lambda: self.open_reader(cache_fpath))
+        except FileNotFoundError:
+            # Another process rebuilt the cache after the source changed and
+            # deleted this, the superseded file: key the source afresh.
+            self._cache_by_source.pop(fpath, None)
+            cache_fpath, handle_key = self._publish(fpath)
+            return HANDLES.get(handle_key, lambda: self.open_reader(cache_fpath))
 
     def _direct(self):
         direct = self.__dict__.get('_direct_backend', None)

@@ -49,13 +49,12 @@ def overview_shapes(height, width, blocksize):
 
 def compute_overviews(first, shapes):
     """Box-averaged overview arrays, starting from ``first`` (level 1 or 0)."""
-    import cv2
-    from ndsampler._backends.source import as_hwc
+    from ndsampler._backends.readers import resize
     levels = []
     current = first
     for h, w in shapes:
         if current.shape[0:2] != (h, w):
-            current = as_hwc(cv2.resize(current, (w, h), interpolation=cv2.INTER_AREA))
+            current = resize(current, h, w)
         levels.append(current)
     return levels
 
@@ -144,16 +143,16 @@ class CogBackend(CachedBackend):
         """
         from concurrent.futures import ThreadPoolExecutor
         from osgeo import gdal
+        try:
+            info = gdal.Open(src_fpath, gdal.GA_ReadOnly)
+        except RuntimeError as ex:
+            decode_image(src_fpath)  # raises the decoder's error, which names the file
+            raise missing_or_unreadable(src_fpath, ex) from None
+        nbands = info.RasterCount
+        if nbands not in (1, 3) or info.GetRasterBand(1).DataType != gdal.GDT_Byte:
+            return False
         with ThreadPoolExecutor(1) as pool:
-            half = pool.submit(decode_image, src_fpath, 2)
-            try:
-                info = gdal.Open(src_fpath, gdal.GA_ReadOnly)
-            except RuntimeError as ex:
-                half.result()  # raises the decoder's error, which names the file
-                raise missing_or_unreadable(src_fpath, ex) from None
-            nbands = info.RasterCount
-            if nbands not in (1, 3) or info.GetRasterBand(1).DataType != gdal.GDT_Byte:
-                return False
+            half = pool.submit(decode_image, src_fpath, 2, nbands == 1)
             opts = [o for o in creation_options('JPEG', None, nbands, self.config)
                     if not o.startswith('JPEG_QUALITY')]
             gdal.Translate(tmp_fpath, info, options=gdal.TranslateOptions(

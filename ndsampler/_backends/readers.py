@@ -18,6 +18,32 @@ import numpy as np
 from ndsampler.windows import clip_bounds
 
 
+#: Dtypes OpenCV resizes natively; others go through float64 and back.
+CV2_RESIZE_DTYPES = {np.dtype(t) for t in (np.uint8, np.uint16, np.int16, np.float32, np.float64)}
+
+
+def resize(array, height, width):
+    """
+    An ``(H, W, C)`` array resampled to ``(height, width, C)``: area average
+    when shrinking, bilinear when enlarging; any dtype.
+
+    Example:
+        >>> resize(np.arange(16, dtype=np.int32).reshape(4, 4, 1), 2, 2)[..., 0].tolist()
+        [[2, 4], [10, 12]]
+    """
+    import cv2
+    work = array if array.dtype in CV2_RESIZE_DTYPES else array.astype(np.float64)
+    shrink = height < array.shape[0]
+    resized = cv2.resize(np.ascontiguousarray(work), (width, height),
+                         interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    resized = resized.reshape(height, width, array.shape[2])
+    if resized.dtype != array.dtype:
+        if array.dtype.kind in 'biu':
+            resized = np.rint(resized)
+        resized = resized.astype(array.dtype)
+    return resized
+
+
 class ArrayReader:
     """Reads windows of an in-memory or memory-mapped ``(H, W, C)`` array."""
 
@@ -34,21 +60,15 @@ class ArrayReader:
     def read(self, ya, yb, xa, xb, bands=None):
         block = self.array[ya:yb, xa:xb]
         if bands is not None:
-            return block[:, :, bands]  # fancy indexing copies
+            return np.ascontiguousarray(block[:, :, bands])
         return np.array(block, order='C')
 
     def read_resized_into(self, out, ya, yb, xa, xb, bands=None):
         """Resample ``[ya:yb, xa:xb]`` to ``out``'s size (area average when shrinking)."""
-        import cv2
         block = self.array[ya:yb, xa:xb]
         if bands is not None:
             block = block[:, :, bands]
-        if block.dtype.kind == 'b' or block.dtype.itemsize > 4 and block.dtype.kind != 'f':
-            block = block.astype(np.float32)
-        shrink = out.shape[0] < block.shape[0]
-        resized = cv2.resize(np.ascontiguousarray(block), (out.shape[1], out.shape[0]),
-                             interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-        out[...] = resized.reshape(out.shape)
+        out[...] = resize(block, out.shape[0], out.shape[1])
 
 
 class GdalReader:
@@ -122,12 +142,14 @@ def read_scaled_window(reader, y0, y1, x0, x1, scale, bands=None, padkw=None):
                          'padkw={!r}'.format(padkw))
     nbands = reader.nbands if bands is None else len(bands)
     dtype = _fill_dtype(reader.dtype, fill)
-    out = np.full((out_h, out_w, nbands), fill, dtype)
+    out = _full((out_h, out_w, nbands), fill, dtype, padkw)
     clip = clip_bounds(y0, y1, x0, x1, reader.height, reader.width)
     if clip is not None:
         ya, yb, xa, xb = clip
-        oy0, oy1 = int(round((ya - y0) * sy)), min(out_h, int(round((yb - y0) * sy)))
-        ox0, ox1 = int(round((xa - x0) * sx)), min(out_w, int(round((xb - x0) * sx)))
+        # nearest output pixel edge, rounding halves up (not to even, which
+        # would flip the error's sign with the window's parity)
+        oy0, oy1 = int(math.floor((ya - y0) * sy + 0.5)), min(out_h, int(math.floor((yb - y0) * sy + 0.5)))
+        ox0, ox1 = int(math.floor((xa - x0) * sx + 0.5)), min(out_w, int(math.floor((xb - x0) * sx + 0.5)))
         if oy1 > oy0 and ox1 > ox0:
             view = out[oy0:oy1, ox0:ox1]
             if dtype == reader.dtype:
@@ -137,6 +159,15 @@ def read_scaled_window(reader, y0, y1, x0, x1, scale, bands=None, padkw=None):
                 reader.read_resized_into(tmp, ya, yb, xa, xb, bands)
                 view[...] = tmp
     return out
+
+
+def _full(shape, fill, dtype, padkw):
+    """``np.full``, with a clear error for a fill the dtype cannot hold."""
+    try:
+        return np.full(shape, fill, dtype)
+    except (OverflowError, ValueError, TypeError):
+        from ndsampler.errors import InvalidTargetError
+        raise InvalidTargetError('padkw={!r} cannot fill {} data'.format(padkw, dtype)) from None
 
 
 def _fill_dtype(dtype, fill):
@@ -167,7 +198,10 @@ def read_window(reader, y0, y1, x0, x1, bands=None, padkw=None, scale=None):
         return read_scaled_window(reader, y0, y1, x0, x1, scale, bands, padkw)
     clip = clip_bounds(y0, y1, x0, x1, reader.height, reader.width)
     if clip == (y0, y1, x0, x1):
-        return reader.read(y0, y1, x0, x1, bands)
+        inside = reader.read(y0, y1, x0, x1, bands)
+        if padkw is not None:  # a NaN fill makes every window float, padded or not
+            inside = inside.astype(_fill_dtype(reader.dtype, fill_value_of(padkw)), copy=False)
+        return inside
     nbands = reader.nbands if bands is None else len(bands)
     fill = fill_value_of(padkw)
     if fill is None:
@@ -180,7 +214,7 @@ def read_window(reader, y0, y1, x0, x1, bands=None, padkw=None, scale=None):
         return np.pad(inner, pad_width, **padkw)
     dtype = _fill_dtype(reader.dtype, fill)
     shape = (y1 - y0, x1 - x0, nbands)
-    out = np.zeros(shape, dtype) if fill == 0 else np.full(shape, fill, dtype)
+    out = np.zeros(shape, dtype) if fill == 0 else _full(shape, fill, dtype, padkw)
     if clip is not None:
         ya, yb, xa, xb = clip
         view = out[ya - y0:yb - y0, xa - x0:xb - x0]

@@ -65,13 +65,16 @@ def as_hwc(arr):
     return arr[:, :, None] if arr.ndim == 2 else arr
 
 
-def decode_image(fpath, reduce=1):
+def decode_image(fpath, reduce=1, gray=False):
     """
-    Decode a whole image as a C-contiguous ``(H, W, C)`` array.
+    Decode a whole image as a C-contiguous ``(H, W, C)`` array.  EXIF
+    orientation is ignored, as GDAL ignores it, so every path sees the same
+    pixel grid.
 
     Args:
         reduce (int): 1, 2, 4 or 8; JPEGs decode straight at that reduction
             (other formats ignore it and return full resolution).
+        gray (bool): with ``reduce > 1``, the JPEG has one band.
     """
     fpath = os.fspath(fpath)
     ext = ext_of(fpath)
@@ -81,8 +84,11 @@ def decode_image(fpath, reduce=1):
         import cv2
         flag = cv2.IMREAD_UNCHANGED
         if reduce > 1 and ext in ('.jpg', '.jpeg'):
-            flag = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
-                    8: cv2.IMREAD_REDUCED_COLOR_8}[reduce]
+            flags = ({2: cv2.IMREAD_REDUCED_GRAYSCALE_2, 4: cv2.IMREAD_REDUCED_GRAYSCALE_4,
+                      8: cv2.IMREAD_REDUCED_GRAYSCALE_8} if gray else
+                     {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
+                      8: cv2.IMREAD_REDUCED_COLOR_8})
+            flag = flags[reduce] | cv2.IMREAD_IGNORE_ORIENTATION
         arr = cv2.imread(fpath, flag)
         if arr is None:
             raise missing_or_unreadable(fpath, 'OpenCV could not decode it')
