@@ -162,3 +162,22 @@ def test_demo_photos_drops_boxless_annotations_and_adds_background(monkeypatch):
     sampler = ndsampler.CocoSampler.demo('photos', backend=None)
     assert all(ann.get('bbox') is not None for ann in sampler.dset.anns.values())
     assert sampler.dset.index.name_to_cat['background']['id'] == 0
+
+
+def test_get_item_segmentations_and_target_annots(sampler):
+    sampler.preselect(n_neg=2, window_dims=(8, 8), rng=0)
+    assert sampler.regions.get_item(1)['aid'] == 2
+    assert sampler.regions.get_item(4)['aid'] == -1
+    (poly, none) = sampler.regions.get_segmentations([1, 2])
+    assert none is None
+    assert poly.data[0].data['exterior'].data.tolist() == [[10, 20], [40, 20], [40, 60], [10, 60]]
+    target = {'gids': [1], 'space_slice': (slice(0, 50), slice(0, 50))}
+    assert sampler.load_target_annots(target) == [1]
+
+
+def test_demo_probs_follow_the_tree():
+    pytest.importorskip('torch')
+    tree = ndsampler.CategoryTree.demo('btree', r=2, h=2)
+    probs = tree._demo_probs(num=3, rng=0)
+    roots = [tree.node_to_idx[n] for n in ndsampler.category_tree.source_nodes(tree.graph)]
+    assert probs.shape == (3, len(tree)) and np.allclose(probs[:, roots].sum(axis=1), 1)
