@@ -35,7 +35,7 @@ from os.path import basename, dirname, join, splitext
 
 import ubelt as ub
 
-from ndsampler.errors import CacheError, NdsamplerError
+from ndsampler.errors import BackendConfigError, CacheError, NdsamplerError
 
 TMP_MARK = '.tmp-'
 LOCK_SUFFIX = '.lock'
@@ -73,7 +73,7 @@ def source_key(fpath, hashid_mode='PATH'):
         return hashlib.sha1(text.encode('utf8')).hexdigest()[:16]
     if hashid_mode == 'PIXELS':
         return ub.hash_file(fpath, hasher='sha1')[:16]
-    raise ValueError('unknown hashid_mode={!r}'.format(hashid_mode))
+    raise BackendConfigError('unknown hashid_mode={!r}'.format(hashid_mode))
 
 
 def cache_fpath(cache_dpath, src_fpath, key, ext):

@@ -3,9 +3,9 @@ Per-process resources: a bounded pool of open file handles and a
 byte-bounded LRU of decoded images.
 
 GDAL datasets must not be shared across ``fork``: a child that used its
-parent's dataset would share its file offset and block-cache state.  The pool
-therefore remembers the pid that filled it; in a forked child the first
-look-up starts an empty pool, and the parent's handles are parked, never
+parent's dataset would share its file offset and block-cache state.  In a forked
+child the pool therefore starts empty (an ``os.register_at_fork`` hook, so a
+look-up costs no ``getpid``), and the parent's handles are parked, never
 touched again (not even closed, which would run GDAL code on the parent's
 state).  Handles are also per thread, because a GDAL dataset is not
 thread-safe.
@@ -37,22 +37,19 @@ class HandlePool:
     def __init__(self, max_open=DEFAULT_MAX_OPEN):
         self.max_open = max_open
         self._local = threading.local()
-        self._parked = []  # handles inherited through fork, never used again
+        self._parked = []  # pools inherited through fork, never used again
+        os.register_at_fork(after_in_child=self._forget_parent_handles)
 
-    def _items(self):
-        local = self._local
-        pid = os.getpid()
-        if getattr(local, 'pid', None) != pid:
-            old = getattr(local, 'items', None)
-            if old:
-                self._parked.append(old)
-            local.items = OrderedDict()
-            local.pid = pid
-        return local.items
+    def _forget_parent_handles(self):
+        self._parked.append(self._local)
+        self._local = threading.local()
 
     def get(self, key, opener):
         """Return the handle for ``key``, opening it with ``opener()`` if needed."""
-        items = self._items()
+        try:
+            items = self._local.items
+        except AttributeError:
+            items = self._local.items = OrderedDict()
         handle = items.get(key, None)
         if handle is None:
             handle = opener()
@@ -65,10 +62,10 @@ class HandlePool:
 
     def discard(self, key):
         """Forget the handle for ``key`` (for example, a corrupt cache file)."""
-        self._items().pop(key, None)
+        getattr(self._local, 'items', {}).pop(key, None)
 
     def keys(self):
-        return list(self._items().keys())
+        return list(getattr(self._local, 'items', {}).keys())
 
 
 #: The process-wide pool used by every backend.

@@ -2,8 +2,11 @@
 The frames layer: image id -> pixels, through a backend.
 
 :class:`Frames` maps each image id to one or more source files ("parts", each
-holding some of the image's channels), asks the backend for a window reader
-on each, and assembles windows in the requested channel order.  Subclasses
+holding some of the image's channels).  :meth:`Frames.open` asks the backend
+for a reader on each part a channel selection needs (building caches under
+their locks the first time) and returns one :data:`ImageHandle` that answers
+both the image's size and its reads; :meth:`Frames.read` fills one output
+buffer for a resolved :class:`ndsampler.windows.SampleSpec`.  Subclasses
 only say where an image's files are: :class:`SimpleFrames` from a dict of
 paths, :class:`ndsampler.coco_frames.CocoFrames` from a kwcoco dataset.
 
@@ -13,9 +16,10 @@ Example:
     >>> gid = frames.image_ids[0]
     >>> frames.load_region(gid, (slice(-20), slice(-10))).shape
     (492, 502, 3)
-    >>> frames.read_window(gid, -2, 3, 0, 4).shape
-    (5, 4, 3)
+    >>> frames.open(gid).dims
+    (512, 512)
 """
+import itertools
 import os
 from collections import namedtuple
 
@@ -24,19 +28,59 @@ import ubelt as ub
 
 from ndsampler import windows
 from ndsampler._backends import coerce_backend_config, make_backend
-from ndsampler._backends.readers import read_window
-from ndsampler.errors import InvalidTargetError, UnknownChannelError, UnknownIdError
+from ndsampler._handles import HANDLES
+from ndsampler.errors import (BackendConfigError, InvalidTargetError, UnknownChannelError,
+                              UnknownIdError)
 
 #: One file of an image: its path, its channel names (``None`` when the
 #: dataset does not name them) and whether it is aligned with the image
 #: (no warp), which is what the fast path needs.
 Part = namedtuple('Part', ['fpath', 'channels', 'aligned'])
 
-#: How to read a channel selection: for each part used, the part index and
-#: the band indices to take from it, in output order; and the output names.
-BandPlan = namedtuple('BandPlan', ['reads', 'names'])
+#: How to read a channel selection: for each part used, the part index, the
+#: band indices to take from it and the output position of the first (both
+#: ``None``: all its bands, after the previous part's); the output channel
+#: names; and the output positions of channels the image lacks.
+BandPlan = namedtuple('BandPlan', ['reads', 'names', 'missing'])
+
+#: An image opened for reading a channel selection: its ``(h, w)``, the
+#: output dtype and band count, ``reads`` as ``(reader, bands, start, stop)``
+#: (bands of one reader fill output bands ``start:stop``), the output
+#: positions of missing channels, and ``warped``: True when the parts need a
+#: warp (then ``reads`` is empty and the frames layer resamples instead).
+ImageHandle = namedtuple('ImageHandle', ['dims', 'dtype', 'nbands', 'names', 'reads',
+                                         'missing', 'warped'])
 
 ALL_CHANNELS = (None, '<all>')
+
+#: Distinguishes the handles of different frames objects in the shared pool.
+_NAMESPACES = itertools.count()
+
+
+def output_dtype(dtype, fill):
+    """
+    The dtype of a window: the data's, or float32 when integer data is
+    padded with NaN.
+
+    Example:
+        >>> output_dtype(np.dtype('uint8'), float('nan')), output_dtype(np.dtype('uint8'), 0)
+        (dtype('float32'), dtype('uint8'))
+    """
+    if fill != fill and dtype.kind in 'biu':
+        return np.dtype(np.float32)
+    return dtype
+
+
+def allocate(shape, dtype, fill, covered):
+    """An output buffer: uninitialised when the data covers it, else filled."""
+    if covered:
+        return np.empty(shape, dtype)
+    if fill == 0:
+        return np.zeros(shape, dtype)
+    try:
+        return np.full(shape, fill, dtype)
+    except (OverflowError, ValueError, TypeError):
+        raise InvalidTargetError('cannot pad {} data with {!r}'.format(dtype, fill)) from None
 
 
 class Frames:
@@ -58,7 +102,7 @@ class Frames:
 
     def __init__(self, hashid_mode='PATH', workdir=None, backend=None):
         if hashid_mode not in ('PATH', 'PIXELS'):
-            raise ValueError("hashid_mode must be 'PATH' or 'PIXELS', got "
+            raise BackendConfigError("hashid_mode must be 'PATH' or 'PIXELS', got "
                              "{!r}".format(hashid_mode))
         self.hashid_mode = hashid_mode
         if workdir is None:
@@ -67,11 +111,17 @@ class Frames:
         self._backend = coerce_backend_config(backend)
         self.backend = make_backend(self._backend, self.workdir, hashid_mode)
         self._plans = {}
+        self._namespace = next(_NAMESPACES)
 
     def __getstate__(self):
         state = self.__dict__.copy()
         state['_plans'] = {}
+        del state['_namespace']
         return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._namespace = next(_NAMESPACES)
 
     # -- what subclasses provide ---------------------------------------------
     @property
@@ -82,11 +132,17 @@ class Frames:
         """The :class:`Part` list of an image (raise ``UnknownIdError``)."""
         raise NotImplementedError
 
-    def _load_unaligned(self, image_id, y0, y1, x0, x1, channels, padkw, scale):
-        """Read a window that needs warped parts (kwcoco assets)."""
+    def _warped_dims(self, image_id):
+        """``(h, w)`` of an image whose parts need a warp."""
         raise NotImplementedError(
             'image {} has parts that need a warp; only CocoFrames reads '
             'them'.format(image_id))
+
+    def _read_warped(self, spec, index):
+        """Frame ``index`` of a sample, resampled through its warps."""
+        raise NotImplementedError(
+            'image {} has parts that need a warp; only CocoFrames reads '
+            'them'.format(spec.gids[index]))
 
     # -- public API ----------------------------------------------------------
     @property
@@ -100,18 +156,20 @@ class Frames:
     def __getitem__(self, index):
         return self.load_image(self.image_ids[index])
 
-    def band_plan(self, image_id, channels=None):
+    def band_plan(self, image_id, channels=None, missing_ok=False):
         """
         Which bands of which parts make up ``channels`` (a kwcoco channel
-        code, ``'<all>'`` or ``None`` for every band), in that order.
+        code, ``'<all>'`` or ``None`` for every band), in that order.  With
+        ``missing_ok`` a channel the image lacks is listed in ``missing``
+        instead of raising ``UnknownChannelError``.
         """
-        key = (image_id, None if channels in ALL_CHANNELS else str(channels))
+        key = (image_id, None if channels in ALL_CHANNELS else str(channels), missing_ok)
         plan = self._plans.get(key, None)
         if plan is None:
-            plan = self._plans[key] = self._make_band_plan(image_id, key[1])
+            plan = self._plans[key] = self._make_band_plan(image_id, key[1], missing_ok)
         return plan
 
-    def _make_band_plan(self, image_id, channels):
+    def _make_band_plan(self, image_id, channels, missing_ok):
         parts = self._lookup_parts(image_id)
         if channels is None:
             names = []
@@ -120,52 +178,115 @@ class Frames:
                     names = None
                     break
                 names.extend(part.channels)
-            return BandPlan([(i, None) for i in range(len(parts))], names)
+            return BandPlan([(i, None, None) for i in range(len(parts))], names, [])
         from delayed_image.channel_spec import ChannelSpec
         wanted = ChannelSpec.coerce(channels).fuse().normalize().as_list()
         where = {}
         for index, part in enumerate(parts):
             for band, name in enumerate(part.channels or []):
                 where.setdefault(name, (index, band))
-        reads = []
-        for name in wanted:
+        reads, missing = [], []
+        for position, name in enumerate(wanted):
             if name not in where:
+                if missing_ok:
+                    missing.append(position)
+                    continue
                 known = sorted(where) if where else 'none named'
                 raise UnknownChannelError(
                     'image {} has no channel {!r} (channels: {})'.format(
                         image_id, name, known))
             index, band = where[name]
-            if reads and reads[-1][0] == index:
-                reads[-1][1].append(band)
+            last = reads[-1] if reads else None
+            if last is not None and last[0] == index and last[2] + len(last[1]) == position:
+                last[1].append(band)
             else:
-                reads.append((index, [band]))
-        return BandPlan(reads, wanted)
+                reads.append((index, [band], position))
+        return BandPlan(reads, wanted, missing)
 
-    def _reader(self, part):
-        return self.backend.reader(part.fpath)
-
-    def image_dims(self, image_id):
-        """``(height, width)`` of an image's pixel grid (its first part)."""
-        reader = self._reader(self._lookup_parts(image_id)[0])
-        return (reader.height, reader.width)
-
-    def read_window(self, image_id, y0, y1, x0, x1, channels=None, padkw=None, scale=None):
+    def open(self, image_id, channels=None, missing_ok=False):
         """
-        The window ``[y0:y1, x0:x1]`` of an image as a new ``(h, w, c)``
-        array; bounds may leave the image, and what lies outside is padded
-        per ``padkw`` (default zeros).  ``scale = (sx, sy)`` resamples it
-        (the cog backend reads from its overviews).
+        The :data:`ImageHandle` of an image for a channel selection, from
+        this process's handle pool: the parts' caches are built (under their
+        locks) and opened the first time, and the handle answers both the
+        image's size and its reads.
         """
-        plan = self.band_plan(image_id, channels)
+        key = (self._namespace, image_id, None if channels in ALL_CHANNELS else str(channels),
+               missing_ok)
+        return HANDLES.get(key, lambda: self._open(image_id, channels, missing_ok))
+
+    def _open(self, image_id, channels, missing_ok):
+        plan = self.band_plan(image_id, channels, missing_ok)
         parts = self._lookup_parts(image_id)
-        if not all(parts[index].aligned for index, _ in plan.reads):
-            return self._load_unaligned(image_id, y0, y1, x0, x1, channels, padkw, scale)
-        if len(plan.reads) == 1:
-            index, bands = plan.reads[0]
-            return read_window(self._reader(parts[index]), y0, y1, x0, x1, bands, padkw, scale)
-        return np.concatenate([
-            read_window(self._reader(parts[index]), y0, y1, x0, x1, bands, padkw, scale)
-            for index, bands in plan.reads], axis=2)
+        if not all(parts[index].aligned for index, _, _ in plan.reads):
+            return ImageHandle(self._warped_dims(image_id), None, None, plan.names, (),
+                               tuple(plan.missing), True)
+        reads, dtypes, stop = [], [], 0
+        for index, bands, start in plan.reads:
+            reader = self.backend.open(parts[index].fpath)
+            start = stop if start is None else start
+            stop = start + (reader.nbands if bands is None else len(bands))
+            reads.append((reader, bands, start, stop))
+            dtypes.append(reader.dtype)
+        first = reads[0][0] if reads else self.backend.open(parts[0].fpath)
+        nbands = stop if plan.reads and plan.reads[0][2] is None else len(plan.names)
+        dtype = np.result_type(*dtypes) if dtypes else np.dtype(np.float32)
+        if plan.missing:
+            dtype = np.result_type(dtype, np.float32)
+        return ImageHandle((first.height, first.width), dtype, nbands, plan.names,
+                           tuple(reads), tuple(plan.missing), False)
+
+    def read(self, spec, handles=None):
+        """
+        The pixels of a resolved sample (:class:`ndsampler.windows.SampleSpec`):
+        ``(h, w, c)``, or ``(t, h, w, c)`` for a video sample, in one buffer
+        that each frame's readers fill in place.  What the window takes from
+        outside an image is padded per the spec.  ``handles`` are the frames'
+        :meth:`open` handles (``None`` for a frame read through its warp).
+
+        Example:
+            >>> import ndsampler
+            >>> from ndsampler.windows import resolve_sample
+            >>> frames = ndsampler.SimpleFrames.demo(backend='npy')
+            >>> handle = frames.open(1)
+            >>> spec = resolve_sample({'slices': (slice(-2, 3), slice(0, 4))}, handle.dims, (1,))
+            >>> frames.read(spec, [handle])[:, :, 1].tolist()
+            [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [1, 1, 1, 1]]
+        """
+        if handles is None:
+            handles = [None if spec.frame_warp(index) is not None else
+                       self.open(gid, spec.channels, spec.video)
+                       for index, gid in enumerate(spec.gids)]
+        out_h, out_w = spec.out_dims
+        if not spec.video:
+            handle = handles[0]
+            if handle.warped:
+                return self._read_warped(spec, 0)
+            place = spec.placement(*handle.dims)
+            covered = place is not None and place[1] == (0, out_h, 0, out_w)
+            out = allocate((out_h, out_w, handle.nbands), output_dtype(handle.dtype, spec.fill),
+                           spec.fill, covered)
+            fill_frame(out, spec, handle, place)
+            return out
+        warped = {index: self._read_warped(spec, index) for index, handle in enumerate(handles)
+                  if handle is None or handle.warped or spec.frame_warp(index) is not None}
+        direct = [h for index, h in enumerate(handles) if index not in warped]
+        dtypes = [h.dtype for h in direct] + [a.dtype for a in warped.values()]
+        nbands = {h.nbands for h in direct} | {a.shape[2] for a in warped.values()}
+        if len(nbands) != 1:
+            raise InvalidTargetError('frames {} have different channel counts {}; ask for '
+                                     'channels by name'.format(list(spec.gids), sorted(nbands)))
+        dtype = output_dtype(np.result_type(*dtypes), spec.fill)
+        places = [None if index in warped else spec.placement(*handle.dims)
+                  for index, handle in enumerate(handles)]
+        covered = all(index in warped or (p is not None and p[1] == (0, out_h, 0, out_w))
+                      for index, p in enumerate(places))
+        out = allocate((len(handles), out_h, out_w, nbands.pop()), dtype, spec.fill, covered)
+        for index, handle in enumerate(handles):
+            if index in warped:
+                out[index] = warped[index]
+            else:
+                fill_frame(out[index], spec, handle, places[index])
+        return out
 
     def load_region(self, image_id, region=None, channels=ub.NoParam,
                     width=None, height=None):
@@ -174,12 +295,15 @@ class Frames:
         stops count from the end, as in ``arr[:-20, :-10]``).
         """
         channels = None if channels is ub.NoParam else channels
+        handle = self.open(image_id, channels)
         if height is None or width is None:
-            height, width = self.image_dims(image_id)
+            height, width = handle.dims
         y0, y1, x0, x1 = windows.region_to_bounds(region, height, width)
         if y1 <= y0 or x1 <= x0:
             raise InvalidTargetError('region {!r} of image {} is empty'.format(region, image_id))
-        return self.read_window(image_id, y0, y1, x0, x1, channels)
+        target = {'space_slice': (slice(y0, y1), slice(x0, x1))}
+        spec = windows.resolve_sample(target, handle.dims, (image_id,), channels)
+        return self.read(spec, [handle])
 
     def load_image(self, image_id, channels=ub.NoParam, cache=True, noreturn=False):
         """
@@ -188,24 +312,25 @@ class Frames:
         """
         channels = None if channels is ub.NoParam else channels
         parts = self._lookup_parts(image_id)
-        plan = self.band_plan(image_id, channels)
         if noreturn:
             for part in parts:
-                self.backend.prepare(part.fpath)
+                self.backend.build_cache(part.fpath)
             return None
-        simple = (len(plan.reads) == 1 and plan.reads[0][1] is None and parts[0].aligned)
+        plan = self.band_plan(image_id, channels)
+        simple = len(plan.reads) == 1 and plan.reads[0][1] is None and parts[0].aligned
         if simple and cache:
             return self.backend.load_full(parts[0].fpath)
         if simple:
             from ndsampler._backends.source import decode_image
             return decode_image(parts[0].fpath)
-        height, width = self.image_dims(image_id)
-        return self.read_window(image_id, 0, height, 0, width, channels)
+        return self.load_region(image_id, None, channels)
 
     def prepare(self, gids=None, workers=0, use_stamp=True):
         """
         Build the cache of every image (or of ``gids``) with a progress bar,
         using ``workers`` threads.  A no-op for the ``None`` backend.
+        ``use_stamp`` is the original's argument, accepted for compatibility:
+        every cache file is stamped and checked.
         """
         if self.backend.cache_dpath is None:
             print('Frames backend is None: there is no cache to prepare')
@@ -215,9 +340,37 @@ class Frames:
                                 for part in self._lookup_parts(gid)))
         jobs = ub.JobPool(mode='thread', max_workers=workers)
         for fpath in fpaths:
-            jobs.submit(self.backend.prepare, fpath)
+            jobs.submit(self.backend.build_cache, fpath)
         for job in jobs.as_completed(desc='prepare frames cache', progkw={'verbose': 1}):
             job.result()
+
+
+def fill_frame(out, spec, handle, place):
+    """
+    Fill one frame's output buffer from its readers: the part of the window
+    inside the image goes where :meth:`SampleSpec.placement` puts it
+    (resampled when the spec scales), channels the image lacks are NaN, and a
+    non-constant ``padkw`` mode pads from the pixels read.
+    """
+    if spec.fill is None:  # np.pad modes need the inside first
+        (ya, yb, xa, xb), (oy0, oy1, ox0, ox1) = place
+        inside = np.empty((yb - ya, xb - xa, out.shape[2]), out.dtype)
+        for reader, bands, start, stop in handle.reads:
+            reader.read_into(inside[:, :, start:stop], ya, yb, xa, xb, bands)
+        out[...] = np.pad(inside, ((oy0, out.shape[0] - oy1), (ox0, out.shape[1] - ox1), (0, 0)),
+                          **spec.padkw)
+    elif place is not None:
+        (ya, yb, xa, xb), (oy0, oy1, ox0, ox1) = place
+        view = out[oy0:oy1, ox0:ox1]
+        nbands = out.shape[2]
+        for reader, bands, start, stop in handle.reads:
+            dst = view if stop - start == nbands else view[:, :, start:stop]
+            if spec.scale is None:
+                reader.read_into(dst, ya, yb, xa, xb, bands)
+            else:
+                reader.read_resized_into(dst, ya, yb, xa, xb, bands)
+    for position in handle.missing:
+        out[:, :, position] = np.nan
 
 
 class SimpleFrames(Frames):

@@ -17,6 +17,8 @@ Example:
 import os
 from os.path import join
 
+import numpy as np
+
 from ndsampler.abstract_frames import Frames, Part
 from ndsampler.errors import UnknownIdError
 
@@ -81,17 +83,22 @@ class CocoFrames(Frames):
             raise UnknownIdError('image {!r} has no file_name and no assets'.format(image_id))
         return parts
 
-    def image_dims(self, image_id):
-        parts = self._lookup_parts(image_id)
-        if parts[0].aligned:
-            return super().image_dims(image_id)
+    def _warped_dims(self, image_id):
         img = self.dset.imgs[image_id]
         return (img['height'], img['width'])
 
-    def _load_unaligned(self, image_id, y0, y1, x0, x1, channels, padkw, scale):
-        coco_img = self.dset.coco_image(image_id)
-        delayed = coco_img.imdelay(channels=channels, space='image')
+    def delayed_window(self, spec, index):
+        """
+        Frame ``index`` of a sample as a kwcoco delayed image (nothing is
+        read yet): the assets warped into image space (video space for a
+        video sample), cropped to the padded window and scaled.
+        """
+        y0, y1, x0, x1 = spec.box
+        delayed = self.dset.coco_image(spec.gids[index]).imdelay(
+            channels=spec.channels, space='video' if spec.video else 'image',
+            nodata_method='float' if spec.nodata else None)
         window = delayed.crop((slice(y0, y1), slice(x0, x1)), clip=False, wrap=False)
-        if scale is not None:
-            window = window.scale(scale)
-        return window.finalize()
+        return window if spec.scale is None else window.scale(spec.scale)
+
+    def _read_warped(self, spec, index):
+        return np.asarray(self.delayed_window(spec, index).finalize())

@@ -171,15 +171,16 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
         return img, self.load_annotations(image_id)
 
     def load_target_annots(self, target):
-        """Ids of the annotations that meet a target's ``space_slice``."""
-        target = self._normalize_target_keys(target)
-        gids = target.get('gids', None) or [target['gid']]
-        sl_y, sl_x = target['space_slice']
-        ltrb = (sl_x.start, sl_y.start, sl_x.stop, sl_y.stop)
+        """
+        Ids of the annotations that :meth:`load_sample` returns for a target
+        (the same window, in the same frames).
+        """
+        spec = self._resolve(self._infer_target_attributes(target))[0]
+        index = self._annot_index
         aids = []
-        for gid in gids:
-            boxes = self._annot_index.for_image(gid)
-            aids.extend(boxes.aids[self._annot_index.overlapping_rows(gid, ltrb)].tolist())
+        for frame_index, gid in enumerate(spec.gids):
+            rows = index.overlapping_rows(gid, spec.image_box(frame_index))
+            aids.extend(index.for_image(gid).aids[rows].tolist())
         return aids
 
     # -- regions --------------------------------------------------------------
@@ -256,12 +257,12 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
             >>> sample['im'].shape, sample['params']['st_dims']
             ((10, 10, 3), [(-5, 5), (10, 20)])
         """
-        target = self._take_deprecated_kwargs(target, kwargs)
+        if kwargs or target is None:
+            target = self._take_deprecated_kwargs(target, kwargs)
         target_ = self._infer_target_attributes(target)
-        sample = self._load_slice(target_)
+        sample, spec = self._load_window(target_)
         if with_annots or annot_ids is not None:
-            parts = with_annots if with_annots else True
-            self._populate_overlap(sample, visible_thresh, parts, annot_ids)
+            self._populate_overlap(sample, visible_thresh, with_annots or True, annot_ids, spec)
         sample['classes'] = self._classes
         sample['kp_classes'] = self.kp_classes
         if target_.get('legacy_target', True):
@@ -291,10 +292,11 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
         if not isinstance(target, dict):
             raise InvalidTargetError('a target must be a dict, got {!r}'.format(target))
         target = dict(target)
-        for alias, key in KEY_ALIASES.items():
-            if alias in target:
-                value = target.pop(alias)
-                target.setdefault(key, value)
+        if 'image_id' in target or 'image_ids' in target or 'video_id' in target:
+            for alias, key in KEY_ALIASES.items():
+                if alias in target:
+                    value = target.pop(alias)
+                    target.setdefault(key, value)
         return target
 
     def _infer_target_attributes(self, target, **kwargs):
@@ -310,7 +312,8 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
                 raise UnknownIdError('unknown annotation id aid={!r}'.format(aid)) from None
             target_.setdefault('gid', ann['image_id'])
             bbox = ann.get('bbox', None)
-            has_window = any(target_.get(k, None) is not None for k in ('slices', 'space_slice'))
+            has_window = (target_.get('slices', None) is not None or
+                          target_.get('space_slice', None) is not None)
             if bbox is not None and not has_window:
                 x, y, w, h = bbox
                 target_.setdefault('cx', np.float64(x + w / 2.0))
@@ -318,9 +321,9 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
                 target_.setdefault('width', np.float64(w))
                 target_.setdefault('height', np.float64(h))
             target_.setdefault('category_id', ann.get('category_id', None))
-        if all(target_.get(k, None) is None for k in ('gid', 'gids', 'vidid')):
-            raise InvalidTargetError('no source object id(s) in target={!r}'.format(target))
         gid = target_.get('gid', None)
+        if gid is None and target_.get('gids', None) is None and target_.get('vidid', None) is None:
+            raise InvalidTargetError('no source object id(s) in target={!r}'.format(target))
         if gid is not None:
             try:
                 known = gid in self.dset.imgs
@@ -331,132 +334,118 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
         return target_
 
     def _load_slice(self, target_):
+        """The window of an inferred target: ``{'im', 'target', 'params'}``."""
+        return self._load_window(target_)[0]
+
+    # The original's names for the 2-D and space-time halves of one path.
+    _load_slice_2d = _load_slice_3d = _load_slice
+
+    def _resolve(self, target_):
+        """
+        The target's :class:`~ndsampler.windows.SampleSpec` and the frames'
+        open handles (``None`` for frames read through a warp or lazily).
+        """
         if target_.get('gids', None) is None and target_.get('vidid', None) is None:
-            return self._load_slice_2d(target_)
-        return self._load_slice_3d(target_)
-
-    def _load_slice_3d(self, target_):
-        """A space-time window: frames stacked as ``(T, H, W, C)`` in video space."""
+            gid = target_['gid']
+            channels = target_.get('channels', None)
+            handle = self.frames.open(gid, channels)
+            return windows.resolve_sample(target_, handle.dims, (gid,), channels), [handle]
         video = space_time.resolve_frames(self.dset, target_)
-        space_slice, window_dims = windows.resolve_space_slice(target_, video.video_dims)
-        pad = windows.coerce_pad(target_.get('pad', None))
-        y0, y1, x0, x1 = windows.padded_bounds(space_slice, pad)
-        scale = windows.coerce_scale(target_.get('scale', None))
-        nodata = target_.get('nodata', None)
-        padkw = target_.get('padkw', None)
-        if padkw is None and nodata in ('float', 'auto'):
-            padkw = {'mode': 'constant', 'constant_values': np.nan}
         names = space_time.frame_channel_names(self.frames, video.gids, target_.get('channels', None))
-        bounds = (y0, y1, x0, x1)
-        jagged_meta = None
-        if target_.get('use_native_scale', False) or not target_.get('finalize', True):
-            im, jagged_meta = space_time.load_lazy_frames(self.dset, video.gids, names, bounds,
-                                                          scale, nodata, target_)
-        else:
-            stack = [space_time.read_frame(self.dset, self.frames, gid, warp, names, bounds,
-                                           padkw, scale, nodata)
-                     for gid, warp in zip(video.gids, video.warps)]
-            dtypes = {frame.dtype for frame in stack}
-            common = np.result_type(*dtypes) if len(dtypes) > 1 else stack[0].dtype
-            im = np.stack([frame.astype(common, copy=False) for frame in stack])
-            if target_.get('dtype', None) is not None:
-                im = im.astype(target_['dtype'], copy=False)
-        target_.update({'gids': video.gids, 'vidid': video.vidid, 'space_dims': video.video_dims,
-                        'data_dims': video.video_dims, 'space_slice': space_slice,
-                        'time_slice': video.time_slice})
-        target_['slices'] = (video.time_slice,) + space_slice if video.time_slice else space_slice
-        if window_dims is not None:
-            target_['window_dims'] = window_dims
-        sx, sy = (1.0, 1.0) if scale is None else scale
-        sample_from_video = kwimage.Affine.scale((sx, sy)) @ kwimage.Affine.translate((-x0, -y0))
-        if target_.get('as_xarray', False) and jagged_meta is None:
-            import xarray as xr
-            coords = {'c': list(names)} if names is not None else {}
-            im = xr.DataArray(im, dims=('t', 'y', 'x', 'c'), coords=coords)
-        params = {
-            'offset': np.array([-x0, -y0]),
-            'tf_rel_to_abs': sample_from_video.inv().matrix,
-            'sample_tlbr': kwimage.Boxes(np.array([x0, y0, x1, y1]), 'ltrb'),
-            'st_dims': [(y0, y1), (x0, x1)],
-            'data_dims': video.video_dims,
-            'pad': pad,
-            'request_chanspec': None if names is None else '|'.join(names),
-            'frame_sample_from_grid_warps': [sample_from_video for _ in video.gids],
-        }
-        if scale is not None:
-            params['scale'] = scale
-        if jagged_meta:
-            params['jagged_meta'] = jagged_meta
-        return {'im': im, 'target': target_, 'params': params}
+        channels = None if names is None else '|'.join(names)
+        spec = windows.resolve_sample(target_, video.video_dims, video.gids, channels, video=True,
+                                      vidid=video.vidid, time_slice=video.time_slice,
+                                      frame_warps=video.warps)
+        lazy = target_.get('use_native_scale', False) or not target_.get('finalize', True)
+        handles = [None if lazy or warp is not None else self.frames.open(gid, channels, True)
+                   for gid, warp in zip(video.gids, video.warps)]
+        return spec, handles
 
-    def _load_slice_2d(self, target_):
-        gid = target_['gid']
-        scale = windows.coerce_scale(target_.get('scale', None))
-        data_dims = self.frames.image_dims(gid)
-        space_slice, window_dims = windows.resolve_space_slice(target_, data_dims)
-        pad = windows.coerce_pad(target_.get('pad', None))
-        y0, y1, x0, x1 = windows.padded_bounds(space_slice, pad)
-        padkw = target_.get('padkw', None)
-        if padkw is None and target_.get('nodata', None) in ('float', 'auto'):
-            padkw = {'mode': 'constant', 'constant_values': np.nan}
-        channels = target_.get('channels', None)
-        im = self.frames.read_window(gid, y0, y1, x0, x1, channels, padkw, scale)
-        dtype = target_.get('dtype', None)
-        if dtype is not None:
-            im = im.astype(dtype, copy=False)
-        target_['space_dims'] = data_dims
-        target_['data_dims'] = data_dims
-        if window_dims is not None:
-            target_['window_dims'] = window_dims
-        target_['space_slice'] = space_slice
-        target_['slices'] = space_slice
-        if target_.get('as_xarray', False):
-            im = self._as_xarray(im, gid, channels)
-        sx, sy = (1.0, 1.0) if scale is None else scale
+    def _load_window(self, target_):
+        """:meth:`_load_slice` and the sample's spec: resolve once, read once."""
+        spec, handles = self._resolve(target_)
+        jagged_meta = None
+        if spec.video and (target_.get('use_native_scale', False) or
+                           not target_.get('finalize', True)):
+            im, jagged_meta = space_time.load_lazy_frames(self.frames, spec, target_)
+        else:
+            im = self.frames.read(spec, handles)
+            dtype = target_.get('dtype', None)
+            if dtype is not None:
+                im = im.astype(dtype, copy=False)
+        self._fill_target(target_, spec)
+        if target_.get('as_xarray', False) and jagged_meta is None:
+            im = self._as_xarray(im, spec, handles)
+        return {'im': im, 'target': target_, 'params': self._params(spec, jagged_meta)}, spec
+
+    @staticmethod
+    def _fill_target(target_, spec):
+        """Record what the target resolved to, under the original's keys."""
+        target_['space_dims'] = target_['data_dims'] = spec.space_dims
+        if spec.window_dims is not None:
+            target_['window_dims'] = spec.window_dims
+        target_['space_slice'] = spec.space_slice
+        if not spec.video:
+            target_['slices'] = spec.space_slice
+            return
+        target_['gids'] = list(spec.gids)
+        target_['vidid'] = spec.vidid
+        target_['time_slice'] = spec.time_slice
+        target_['slices'] = ((spec.time_slice,) + spec.space_slice if spec.time_slice
+                             else spec.space_slice)
+
+    @staticmethod
+    def _params(spec, jagged_meta=None):
+        """The sample's ``params``: where the window lies in its image or video."""
+        y0, y1, x0, x1 = spec.box
+        sx, sy = (1.0, 1.0) if spec.scale is None else spec.scale
         params = {
             'offset': np.array([-x0, -y0]),
             'tf_rel_to_abs': np.array([[1.0 / sx, 0.0, x0], [0.0, 1.0 / sy, y0], [0.0, 0.0, 1.0]]),
             'sample_tlbr': kwimage.Boxes(np.array([x0, y0, x1, y1]), 'ltrb'),
             'st_dims': [(y0, y1), (x0, x1)],
-            'data_dims': data_dims,
-            'pad': pad,
+            'data_dims': spec.space_dims,
+            'pad': spec.pad,
         }
-        if scale is not None:
-            params['scale'] = scale
-        return {'im': im, 'target': target_, 'params': params}
+        if spec.video:
+            params['request_chanspec'] = spec.channels
+            sample_from_video = kwimage.Affine(spec.space_to_window())
+            params['frame_sample_from_grid_warps'] = [sample_from_video for _ in spec.gids]
+        if spec.scale is not None:
+            params['scale'] = spec.scale
+        if jagged_meta:
+            params['jagged_meta'] = jagged_meta
+        return params
 
-    def _as_xarray(self, im, gid, channels):
+    def _as_xarray(self, im, spec, handles):
         import xarray as xr
-        names = self.frames.band_plan(gid, channels).names
+        if spec.video:
+            names = None if spec.channels is None else spec.channels.split('|')
+        else:
+            names = handles[0].names
         coords = {'c': list(names)} if names is not None else {}
-        return xr.DataArray(im, dims=('y', 'x', 'c'), coords=coords)
+        dims = ('t', 'y', 'x', 'c') if spec.video else ('y', 'x', 'c')
+        return xr.DataArray(im, dims=dims, coords=coords)
 
-    def _populate_overlap(self, sample, visible_thresh=0.1, with_annots=True, annot_ids=None):
+    def _populate_overlap(self, sample, visible_thresh=0.1, with_annots=True, annot_ids=None,
+                          spec=None):
         """Add ``sample['annots']``: each frame's annotations in window coordinates."""
         target_ = sample['target']
-        params = sample['params']
-        x0, y0, x1, y1 = params['sample_tlbr'].data.tolist()
+        if spec is None:
+            spec = self._resolve(target_)[0]
         parts = parse_with_annots(with_annots)
-        gids = target_['gids'] if 'gids' in target_ else [target_['gid']]
         index = self._annot_index
         frame_dets = []
-        for frame_index, gid in enumerate(gids):
-            warp = None
-            query = (x0, y0, x1, y1)
-            if 'gids' in target_:
-                warp = kwimage.Affine.coerce(self.dset.imgs[gid].get('warp_img_to_vid', None))
-                if warp.isclose_identity():
-                    warp = None
-                else:
-                    query = kwimage.Boxes(np.array([query], dtype=float), 'ltrb').warp(
-                        warp.inv()).to_ltrb().data[0].tolist()
+        for frame_index, gid in enumerate(spec.gids):
             if annot_ids is None:
-                rows = index.overlapping_rows(gid, query, visible_thresh)
+                rows = index.overlapping_rows(gid, spec.image_box(frame_index), visible_thresh)
             else:
                 rows = index.rows_of(gid, annot_ids)
+            warp = spec.frame_warp(frame_index)
+            y0, _, x0, _ = spec.box
             frame_dets.append(index.frame_detections(
                 gid, rows, (-x0, -y0), parts, self._classes, frame_index=frame_index,
-                scale=params.get('scale', None), warp=warp))
+                scale=spec.scale, warp=None if warp is None else kwimage.Affine(warp)))
         legacy = target_.get('legacy_annots', True)
         annots = sample['annots'] = annots_dict(frame_dets, legacy)
         if legacy:

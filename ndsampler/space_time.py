@@ -15,12 +15,11 @@ from collections import namedtuple
 import kwimage
 import numpy as np
 
-from ndsampler._backends.readers import scaled_shape
 from ndsampler.errors import InvalidTargetError, UnknownIdError
 
 #: The frames of a space-time target: image ids in time order, the video id
-#: (or None), the ``(h, w)`` of video space, and each frame's
-#: image-to-video warp (``None`` where it is the identity).
+#: (or None), the ``(h, w)`` of video space, the time slice, and each
+#: frame's 3x3 image-to-video matrix (``None`` where it is the identity).
 VideoFrames = namedtuple('VideoFrames', ['gids', 'vidid', 'video_dims', 'time_slice', 'warps'])
 
 
@@ -82,20 +81,11 @@ def resolve_frames(dset, target):
     warps = []
     for gid in gids:
         warp = kwimage.Affine.coerce(dset.imgs[gid].get('warp_img_to_vid', None))
-        warps.append(None if warp.isclose_identity() else warp)
+        warps.append(None if warp.isclose_identity() else warp.matrix)
     return VideoFrames(gids, vidid, video_dims, time_slice, warps)
 
 
-def delayed_frame(dset, gid, names, bounds, scale, nodata):
-    """A frame's window as a kwcoco delayed image (nothing is read yet)."""
-    y0, y1, x0, x1 = bounds
-    delayed = dset.coco_image(gid).imdelay(
-        channels=None if names is None else '|'.join(names), space='video',
-        nodata_method='float' if nodata else None)
-    window = delayed.crop((slice(y0, y1), slice(x0, x1)), clip=False, wrap=False)
-    return window if scale is None else window.scale(scale)
-
-def load_lazy_frames(dset, gids, names, bounds, scale, nodata, target_):
+def load_lazy_frames(frames, spec, target):
     """
     ``finalize=False``: one delayed image per frame.  ``use_native_scale``:
     per frame, each asset's window at its own resolution (a jagged list),
@@ -103,30 +93,31 @@ def load_lazy_frames(dset, gids, names, bounds, scale, nodata, target_):
     frame's parts to its largest one and stacks them.
     """
     import cv2
-    delayed = [delayed_frame(dset, gid, names, bounds, scale, nodata) for gid in gids]
-    if not target_.get('use_native_scale', False):
+    delayed = [frames.delayed_window(spec, index) for index in range(len(spec.gids))]
+    if not target.get('use_native_scale', False):
         return delayed, None
-    finalize = target_.get('finalize', True)
-    realign = target_.get('realign_native', None)
-    frames, meta = [], []
-    for gid, frame in zip(gids, delayed):
+    finalize = target.get('finalize', True)
+    realign = target.get('realign_native', None)
+    if realign not in (None, 'largest'):
+        raise InvalidTargetError("realign_native must be None or 'largest', got {!r}".format(realign))
+    out, meta = [], []
+    for gid, frame in zip(spec.gids, delayed):
         parts, warps = frame.optimize().undo_warps(remove=['scale'], return_warps=True)
         meta.append({'gid': gid, 'channels': [part.channels.spec for part in parts],
                      'warps': list(warps)})
         if not finalize:
-            frames.append(parts)
+            out.append(parts)
             continue
         arrays = [np.asarray(part.finalize()) for part in parts]
         if realign == 'largest':
             h, w = max((a.shape[0:2] for a in arrays), key=lambda hw: hw[0] * hw[1])
-            arrays = [a if a.shape[0:2] == (h, w) else
-                      cv2.resize(a, (w, h), interpolation=cv2.INTER_LINEAR).reshape(h, w, -1)
-                      for a in arrays]
-            arrays = np.concatenate(arrays, axis=2)
-        elif realign:
-            raise InvalidTargetError("realign_native must be None or 'largest', got {!r}".format(realign))
-        frames.append(arrays)
-    return frames, meta
+            arrays = np.concatenate([
+                a if a.shape[0:2] == (h, w) else
+                cv2.resize(a, (w, h), interpolation=cv2.INTER_LINEAR).reshape(h, w, -1)
+                for a in arrays], axis=2)
+        out.append(arrays)
+    return out, meta
+
 
 def frame_channel_names(frames, gids, channels):
     """Channel names of a space-time sample (the union over frames by default)."""
@@ -140,22 +131,3 @@ def frame_channel_names(frames, gids, channels):
             return None
         names.extend(n for n in frame_names if n not in names)
     return names
-
-def read_frame(dset, frames, gid, warp, names, bounds, padkw, scale, nodata):
-    """One frame of a space-time window; channels the frame lacks are NaN."""
-    y0, y1, x0, x1 = bounds
-    if warp is not None:
-        return np.asarray(delayed_frame(dset, gid, names, bounds, scale, nodata).finalize())
-    if names is None:
-        return frames.read_window(gid, y0, y1, x0, x1, None, padkw, scale)
-    have = frames.band_plan(gid, None).names or []
-    present = [n for n in names if n in have]
-    if len(present) == len(names):
-        return frames.read_window(gid, y0, y1, x0, x1, '|'.join(names), padkw, scale)
-    shape = (y1 - y0, x1 - x0) if scale is None else scaled_shape(y0, y1, x0, x1, scale)
-    shape = shape + (len(names),)
-    frame = np.full(shape, np.nan, dtype=np.float32)
-    if present:
-        part = frames.read_window(gid, y0, y1, x0, x1, '|'.join(present), padkw, scale)
-        frame[..., [names.index(n) for n in present]] = part
-    return frame

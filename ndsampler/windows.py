@@ -1,6 +1,7 @@
 """
-Pure window arithmetic: from a target's centre, size, slices and padding to
-the pixel rectangle that a sample covers.  No I/O happens here.
+Pure window arithmetic: from a target's centre, size, slices, padding and
+scale to the pixel rectangle a sample covers and where each source pixel
+lands in the output.  No I/O happens here; every other module asks this one.
 
 Conventions (the original ndsampler's): slices and sizes are ``(y, x)`` /
 ``(h, w)``; a window of size ``d`` centred at ``c`` starts at
@@ -9,15 +10,19 @@ literally, so ``slice(-5, 5)`` means five rows above the image and five rows in
 it.
 
 Example:
-    >>> from ndsampler.windows import center_extent_to_slice, padded_bounds
+    >>> from ndsampler.windows import center_extent_to_slice, padded_bounds, resolve_sample
     >>> center_extent_to_slice((10, 20.5), (4, 5))
     (slice(8, 12, None), slice(18, 23, None))
     >>> padded_bounds((slice(-2, 3), slice(5, 9)), pad=(1, 2))
     (-3, 4, 3, 11)
+    >>> spec = resolve_sample({'cx': 2, 'cy': 2, 'width': 6, 'height': 4}, (10, 8), gids=(1,))
+    >>> spec.box, spec.out_dims, spec.placement(10, 8)
+    ((0, 4, -1, 5), (4, 6), ((0, 4, 0, 5), (0, 4, 1, 6)))
 """
 import math
 import numbers
 import os
+from typing import Any, NamedTuple, Optional, Tuple
 
 import numpy as np
 
@@ -28,6 +33,8 @@ MAX_WINDOW_SIDE = 1 << 20
 #: Largest number of pixels (h * w) in one window; override with the
 #: ``NDSAMPLER_MAX_WINDOW_PIXELS`` environment variable.
 MAX_WINDOW_PIXELS = int(os.environ.get('NDSAMPLER_MAX_WINDOW_PIXELS', 1 << 31))
+
+_isfinite = math.isfinite
 
 
 def as_real(name, value):
@@ -42,6 +49,9 @@ def as_real(name, value):
         ...
         ndsampler.errors.InvalidTargetError: target['cx'] must be finite, got nan
     """
+    kind = type(value)
+    if kind is int or ((kind is float or kind is np.float64) and _isfinite(value)):
+        return float(value)  # the common case, without the slower checks below
     if isinstance(value, (bool, np.bool_)) or not isinstance(
             value, (numbers.Real, np.number)):
         raise InvalidTargetTypeError(
@@ -89,11 +99,10 @@ def window_dims_from_target(target):
             raise InvalidTargetError(
                 "target['window_dims'] must be None, 'extent', 'square' or "
                 "(h, w), got {!r}".format(window_dims))
-        for key in ('width', 'height'):
-            if key not in target:
-                raise InvalidTargetError(
-                    'target needs {!r} (or window_dims or slices) to size the '
-                    'window: {!r}'.format(key, target))
+        if 'width' not in target or 'height' not in target:
+            raise InvalidTargetError(
+                'target needs width and height (or window_dims or slices) to size the '
+                'window: {!r}'.format(target))
         h = as_size('height', target['height'])
         w = as_size('width', target['width'])
         if window_dims == 'square':
@@ -120,11 +129,12 @@ def center_extent_to_slice(center, window_dims):
         >>> center_extent_to_slice((0, 0), (21, 11))
         (slice(-11, 10, None), slice(-6, 5, None))
     """
-    slices = []
-    for c, d in zip(center, window_dims):
-        start = int(math.floor(c - d / 2.0))
-        slices.append(slice(start, start + int(d)))
-    return tuple(slices)
+    if len(center) == 2:  # the common case, unrolled
+        (cy, cx), (h, w) = center, window_dims
+        y0, x0 = math.floor(cy - h / 2.0), math.floor(cx - w / 2.0)
+        return (slice(y0, y0 + int(h)), slice(x0, x0 + int(w)))
+    starts = [math.floor(c - d / 2.0) for c, d in zip(center, window_dims)]
+    return tuple(slice(start, start + int(d)) for start, d in zip(starts, window_dims))
 
 
 def coerce_pad(pad, ndims=2):
@@ -243,12 +253,14 @@ def resolve_space_slice(target, data_dims):
         >>> resolve_space_slice({}, (4, 6))
         ((slice(0, 4, None), slice(0, 6, None)), None)
     """
-    for key in ('space_slice', 'slices'):
-        slices = target.get(key, None)
-        if slices is not None:
-            if key == 'slices' and isinstance(slices, tuple) and len(slices) == len(data_dims) + 1:
-                slices = slices[1:]  # (t, y, x) slices of a space-time target
-            return coerce_slices(slices, data_dims, key), None
+    slices = target.get('space_slice', None)
+    if slices is not None:
+        return coerce_slices(slices, data_dims, 'space_slice'), None
+    slices = target.get('slices', None)
+    if slices is not None:
+        if isinstance(slices, tuple) and len(slices) == len(data_dims) + 1:
+            slices = slices[1:]  # (t, y, x) slices of a space-time target
+        return coerce_slices(slices, data_dims, 'slices'), None
     has_cx, has_cy = 'cx' in target, 'cy' in target
     if has_cx or has_cy:
         if not (has_cx and has_cy):
@@ -313,3 +325,208 @@ def region_to_bounds(region, height, width):
     (y0, y1, _), (x0, x1, _) = (
         region[0].indices(height), region[1].indices(width))
     return y0, max(y0, y1), x0, max(x0, x1)
+
+
+def scaled_shape(y0, y1, x0, x1, scale):
+    """
+    Output ``(h, w)`` of the window ``[y0:y1, x0:x1]`` resampled by
+    ``scale = (sx, sy)``.
+
+    Example:
+        >>> scaled_shape(0, 101, 0, 50, (0.5, 0.5))
+        (50, 25)
+    """
+    sx, sy = scale
+    return max(1, int(round((y1 - y0) * sy))), max(1, int(round((x1 - x0) * sx)))
+
+
+def fill_value(padkw=None, nodata=None):
+    """
+    The constant that pads what a window takes from outside the image: 0 by
+    default, NaN for ``nodata`` of ``'float'`` or ``'auto'`` without a
+    ``padkw``, ``padkw``'s ``constant_values``; ``None`` for the other
+    ``np.pad`` modes (edge, reflect, ...), which pad from the pixels read.
+
+    Example:
+        >>> fill_value(), fill_value(nodata='float'), fill_value({'constant_values': 7})
+        (0, nan, 7)
+        >>> fill_value({'mode': 'edge'}) is None
+        True
+    """
+    if padkw is None:
+        return math.nan if nodata in ('float', 'auto') else 0
+    if padkw.get('mode', 'constant') != 'constant':
+        return None
+    return padkw.get('constant_values', 0)
+
+
+def placement(box, out_dims, scale, height, width):
+    """
+    Where a window meets a ``height x width`` raster: ``(src, dst)``, the
+    ``(y0, y1, x0, x1)`` read from the raster and the ``(y0, y1, x0, x1)`` of
+    the output it fills, or ``None`` when they do not meet.  A scaled window
+    places its inside part at the nearest output pixel edges, rounding halves
+    up (rounding to even would flip the error's sign with the window's
+    parity).
+
+    Example:
+        >>> placement((-2, 3, 5, 9), (5, 4), None, 10, 8)
+        ((0, 3, 5, 8), (2, 5, 0, 3))
+        >>> placement((-2, 6, 0, 8), (4, 4), (0.5, 0.5), 10, 8)
+        ((0, 6, 0, 8), (1, 4, 0, 4))
+        >>> placement((20, 30, 0, 5), (10, 5), None, 10, 8) is None
+        True
+    """
+    y0, y1, x0, x1 = box
+    ya = y0 if y0 > 0 else 0
+    xa = x0 if x0 > 0 else 0
+    yb = y1 if y1 < height else height
+    xb = x1 if x1 < width else width
+    if ya >= yb or xa >= xb:
+        return None
+    if scale is None:
+        return (ya, yb, xa, xb), (ya - y0, yb - y0, xa - x0, xb - x0)
+    sx, sy = scale
+    out_h, out_w = out_dims
+    floor = math.floor
+    oy0, oy1 = int(floor((ya - y0) * sy + 0.5)), min(out_h, int(floor((yb - y0) * sy + 0.5)))
+    ox0, ox1 = int(floor((xa - x0) * sx + 0.5)), min(out_w, int(floor((xb - x0) * sx + 0.5)))
+    if oy0 >= oy1 or ox0 >= ox1:
+        return None
+    return (ya, yb, xa, xb), (oy0, oy1, ox0, ox1)
+
+
+class SampleSpec(NamedTuple):
+    """
+    One sample, resolved once from its target: nothing downstream derives
+    window geometry again.  A 2-D sample is the one-frame case.
+
+    Attributes:
+        gids: image ids, one per frame, in time order.
+        box: ``(y0, y1, x0, x1)``, the padded window in space pixels (image
+            pixels in 2-D, video pixels for a video); it may leave the image.
+        out_dims: ``(h, w)`` of the output (the box's size times ``scale``).
+        space_dims: ``(h, w)`` of the image or video.
+        space_slice: the unpadded ``(y, x)`` slices.
+        window_dims: ``(h, w)`` a centred target asked for, else ``None``.
+        pad: ``(ph, pw)`` context added on each side.
+        scale: ``(sx, sy)`` resampling, or ``None``.
+        channels: the channels asked for (``None`` for the image's own).
+        fill: the constant outside pixels get, or ``None`` to pad with
+            ``padkw``'s ``np.pad`` mode.
+        padkw: the target's ``padkw``.
+        nodata: the target's ``nodata``.
+        video: True for a space-time target (output ``(t, h, w, c)``).
+        vidid: the video id, if any.
+        time_slice: the frames of the video taken, if any.
+        frame_warps: per frame, the 3x3 image-to-space matrix, or ``None``
+            where it is the identity (empty: all identity).
+    """
+    gids: Tuple
+    box: Tuple[int, int, int, int]
+    out_dims: Tuple[int, int]
+    space_dims: Tuple[int, int]
+    space_slice: Tuple[slice, slice]
+    window_dims: Optional[Tuple[int, int]]
+    pad: Tuple[int, int]
+    scale: Optional[Tuple[float, float]]
+    channels: Any = None
+    fill: Any = 0
+    padkw: Optional[dict] = None
+    nodata: Any = None
+    video: bool = False
+    vidid: Any = None
+    time_slice: Optional[slice] = None
+    frame_warps: Tuple = ()
+
+    def placement(self, height, width):
+        """:func:`placement` of this window on a ``height x width`` raster."""
+        return placement(self.box, self.out_dims, self.scale, height, width)
+
+    def frame_warp(self, index):
+        """Frame ``index``'s 3x3 image-to-space matrix, or ``None`` (identity)."""
+        return self.frame_warps[index] if self.frame_warps else None
+
+    def space_to_window(self):
+        """
+        The 3x3 matrix from space pixels to output pixels.
+
+        Example:
+            >>> spec = resolve_sample({'slices': (slice(4, 8), slice(2, 6)), 'scale': 0.5}, (10, 10), (1,))
+            >>> spec.space_to_window().tolist()
+            [[0.5, 0.0, -1.0], [0.0, 0.5, -2.0], [0.0, 0.0, 1.0]]
+        """
+        y0, _, x0, _ = self.box
+        sx, sy = (1.0, 1.0) if self.scale is None else self.scale
+        return np.array([[sx, 0.0, -x0 * sx], [0.0, sy, -y0 * sy], [0.0, 0.0, 1.0]])
+
+    def image_to_window(self, index):
+        """The 3x3 matrix from frame ``index``'s image pixels to output pixels."""
+        warp = self.frame_warp(index)
+        matrix = self.space_to_window()
+        return matrix if warp is None else matrix @ warp
+
+    def image_box(self, index):
+        """
+        The padded window as ``(l, t, r, b)`` in frame ``index``'s image
+        pixels (the bounding box of its corners mapped back through the
+        frame's warp).
+
+        Example:
+            >>> spec = resolve_sample({'slices': (slice(4, 8), slice(2, 6))}, (10, 10), (1,))
+            >>> spec.image_box(0)
+            (2.0, 4.0, 6.0, 8.0)
+        """
+        y0, y1, x0, x1 = self.box
+        warp = self.frame_warp(index)
+        if warp is None:
+            return (float(x0), float(y0), float(x1), float(y1))
+        corners = np.array([[x0, x1, x1, x0], [y0, y0, y1, y1], [1.0, 1.0, 1.0, 1.0]])
+        xy = np.linalg.inv(warp)[0:2] @ corners
+        lo, hi = xy.min(axis=1), xy.max(axis=1)
+        return (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]))
+
+
+def resolve_sample(target, space_dims, gids, channels=None, video=False, vidid=None,
+                   time_slice=None, frame_warps=()):
+    """
+    Resolve a target dict into a :class:`SampleSpec`: the one place where a
+    target's centre, size, slices, ``pad``, ``scale``, ``padkw`` and
+    ``nodata`` become pixel geometry.
+
+    Args:
+        target (dict): the target, ids already resolved.
+        space_dims (Tuple[int, int]): ``(h, w)`` of the image (2-D) or video.
+        gids (Tuple): image ids, one per frame.
+        channels: the channels to read (``None``: each image's own).
+        frame_warps (Tuple): per frame, a 3x3 image-to-space matrix or
+            ``None``; empty when every frame is aligned with the space.
+
+    Example:
+        >>> spec = resolve_sample({'cx': 5, 'cy': 5, 'width': 4, 'height': 4, 'pad': 1,
+        ...                        'scale': 0.5}, (10, 10), gids=(7,))
+        >>> spec.box, spec.out_dims, spec.scale, spec.fill
+        ((2, 8, 2, 8), (3, 3), (0.5, 0.5), 0)
+    """
+    space_slice, window_dims = resolve_space_slice(target, space_dims)
+    pad = target.get('pad', None)
+    pad = (0, 0) if pad is None else coerce_pad(pad)
+    box = padded_bounds(space_slice, pad)
+    scale = target.get('scale', None)
+    if scale is not None:
+        scale = coerce_scale(scale)
+    y0, y1, x0, x1 = box
+    out_dims = (y1 - y0, x1 - x0) if scale is None else scaled_shape(y0, y1, x0, x1, scale)
+    padkw = target.get('padkw', None)
+    nodata = target.get('nodata', None)
+    fill = 0 if padkw is None and nodata is None else fill_value(padkw, nodata)
+    if fill is None:
+        if scale is not None:
+            raise InvalidTargetError('a scaled window can only be padded with a constant, '
+                                     'got padkw={!r}'.format(padkw))
+        if placement(box, out_dims, None, *space_dims) is None:
+            raise InvalidTargetError('padkw={!r} needs image data to pad from, but the '
+                                     'window {} misses the image'.format(padkw, box))
+    return SampleSpec(tuple(gids), box, out_dims, tuple(space_dims), space_slice, window_dims,
+                      pad, scale, channels, fill, padkw, nodata, video,
+                      vidid, time_slice, tuple(frame_warps) if frame_warps else ())

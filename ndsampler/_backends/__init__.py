@@ -27,6 +27,7 @@ from ndsampler.errors import BackendConfigError
 from ndsampler.utils.util_gdal import have_gdal, import_gdal
 
 BACKENDS = {None: DirectBackend, 'npy': NpyBackend, 'cog': CogBackend}
+#: Keys of the dict form; the original's ``_hack_use_cli`` is accepted and has no effect.
 TOP_LEVEL_KEYS = {'type', 'config', '_hack_use_cli'}
 
 

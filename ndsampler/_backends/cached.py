@@ -4,6 +4,7 @@ named by the source's content key, built once under a lock and published
 atomically (:mod:`ndsampler._cachefile`), and opened through the per-process
 handle pool (:mod:`ndsampler._handles`).
 """
+import abc
 import errno
 import glob
 import os
@@ -11,19 +12,21 @@ import warnings
 from os.path import join
 
 from ndsampler import _cachefile
-from ndsampler._handles import HANDLES
+from ndsampler._backends.base import Backend
 from ndsampler.errors import CacheError
 
 #: Write failures after which sources are read directly instead.
 UNWRITABLE = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR}
 
 
-class CachedBackend:
-    """Base of the ``'npy'`` and ``'cog'`` backends."""
-    type = None
+class CachedBackend(Backend):
+    """
+    Base of the backends that keep one cache file per source.  A subclass
+    sets ``ext`` and implements :meth:`build` (source to temporary file),
+    :meth:`is_valid` (a format check of a fresh build) and
+    :meth:`open_reader` (a reader on a published cache file).
+    """
     ext = None
-    DEFAULT_CONFIG = {}
-    OPTIONAL_KEYS = ()
 
     def __init__(self, config, workdir, hashid_mode='PATH'):
         self.config = config
@@ -36,10 +39,6 @@ class CachedBackend:
     def subdirs(self):
         return [self.type]
 
-    @staticmethod
-    def check_config(config):
-        pass
-
     def __getstate__(self):
         return {'config': self.config, 'workdir': self.workdir,
                 'hashid_mode': self.hashid_mode}
@@ -47,34 +46,39 @@ class CachedBackend:
     def __setstate__(self, state):
         self.__init__(state['config'], state['workdir'], state['hashid_mode'])
 
-    # Subclasses implement these three.
+    @abc.abstractmethod
     def build(self, src_fpath, tmp_fpath):
-        raise NotImplementedError
+        """Write the cache of ``src_fpath`` to ``tmp_fpath``."""
 
+    @abc.abstractmethod
     def is_valid(self, cache_fpath):
-        raise NotImplementedError
+        """True when a freshly built file opens as this format."""
 
+    @abc.abstractmethod
     def open_reader(self, cache_fpath):
-        raise NotImplementedError
+        """A :class:`~ndsampler._backends.base.Reader` on a published file."""
 
-    def prepare(self, fpath):
+    def build_cache(self, fpath):
         """Build the cache of one source file (if needed); return its path."""
-        return self._publish(fpath)[0]
+        return self._publish(fpath)
+
+    def is_stale(self, fpath):
+        if self._cache_by_source.get(fpath, None) is not None:
+            return False
+        key = _cachefile.source_key(fpath, self.hashid_mode)
+        return not _cachefile.is_intact(_cachefile.cache_fpath(self.cache_dpath, fpath, key, self.ext))
 
     def _publish(self, fpath):
-        """``(cache path, handle key)`` of a source, building the cache if needed.
-        The handle key names the published file (path, inode, mtime), so a
-        rebuilt file is never read through a handle on its predecessor."""
-        published = self._cache_by_source.get(fpath, None)
-        if published is None:
+        """The published cache path of a source, building it if needed."""
+        dst = self._cache_by_source.get(fpath, None)
+        if dst is None:
             key = _cachefile.source_key(fpath, self.hashid_mode)
             dst = _cachefile.cache_fpath(self.cache_dpath, fpath, key, self.ext)
             family = glob.escape(dst[:-len(key) - len(self.ext)]) + '*' + glob.escape(self.ext)
             _cachefile.build_once(dst, lambda tmp: self.build(fpath, tmp), self.is_valid,
                                   family_glob=family)
-            st = os.stat(dst)
-            published = self._cache_by_source[fpath] = (dst, (dst, st.st_ino, st.st_mtime_ns))
-        return published
+            self._cache_by_source[fpath] = dst
+        return dst
 
     def _published_or_none(self, fpath):
         """:meth:`_publish`, or ``None`` when the workdir cannot take the
@@ -94,19 +98,17 @@ class CachedBackend:
             self._cache_by_source[fpath] = None
             return None
 
-    def reader(self, fpath):
-        published = self._published_or_none(fpath)
-        if published is None:
-            return self._direct().reader(fpath)
-        cache_fpath, handle_key = published
+    def open(self, fpath):
+        cache_fpath = self._published_or_none(fpath)
+        if cache_fpath is None:
+            return self._direct().open(fpath)
         try:
-            return HANDLES.get(handle_key, lambda: self.open_reader(cache_fpath))
+            return self.open_reader(cache_fpath)
         except FileNotFoundError:
             # Another process rebuilt the cache after the source changed and
             # deleted this, the superseded file: key the source afresh.
             self._cache_by_source.pop(fpath, None)
-            cache_fpath, handle_key = self._publish(fpath)
-            return HANDLES.get(handle_key, lambda: self.open_reader(cache_fpath))
+            return self.open_reader(self._publish(fpath))
 
     def _direct(self):
         direct = self.__dict__.get('_direct_backend', None)
@@ -114,7 +116,3 @@ class CachedBackend:
             from ndsampler._backends.direct import DirectBackend
             direct = self._direct_backend = DirectBackend({})
         return direct
-
-    def load_full(self, fpath):
-        reader = self.reader(fpath)
-        return reader.read(0, reader.height, 0, reader.width)

@@ -11,8 +11,9 @@ Windows are always copies: changing one never changes the cache.
 import os
 
 from ndsampler._backends import source
+from ndsampler._backends.base import Backend
 from ndsampler._backends.readers import ArrayReader, GdalReader
-from ndsampler._handles import HANDLES, ByteLRU
+from ndsampler._handles import ByteLRU
 
 DEFAULT_LRU_BYTES = int(os.environ.get('NDSAMPLER_DECODED_LRU_BYTES', 1 << 30))
 
@@ -25,24 +26,39 @@ def open_gdal_source(fpath):
         dataset = gdal.OpenEx(os.fspath(fpath), gdal.OF_RASTER | gdal.OF_READONLY)
     except RuntimeError as ex:
         raise source.missing_or_unreadable(fpath, ex) from None
-    return GdalReader(dataset, os.fspath(fpath))
+    return GdalReader(dataset, os.fspath(fpath), is_source=True)
 
 
-class DirectBackend:
+class DecodedReader(ArrayReader):
+    """
+    A decoded source image, taken from the backend's byte-bounded LRU on
+    every read and decoded again if it was evicted, so an open reader never
+    pins an image in memory.
+    """
+
+    def __init__(self, fpath, decoded):
+        self.fpath = fpath
+        self.decoded = decoded
+        self.height, self.width, self.nbands = self.array.shape
+        self.dtype = self.array.dtype
+
+    @property
+    def array(self):
+        array = self.decoded.get(self.fpath)
+        if array is None:
+            array = source.decode_image(self.fpath)
+            self.decoded.put(self.fpath, array)
+        return array
+
+
+class DirectBackend(Backend):
     """Reads windows of source files, with no cache on disk."""
-    type = None
-    cache_dpath = None
-    DEFAULT_CONFIG = {}
+
     OPTIONAL_KEYS = ('lru_bytes',)
 
     def __init__(self, config, workdir=None, hashid_mode='PATH'):
         self.config = config
-        lru_bytes = config.get('lru_bytes', DEFAULT_LRU_BYTES)
-        self.decoded = ByteLRU(lru_bytes)
-
-    @staticmethod
-    def check_config(config):
-        pass
+        self.decoded = ByteLRU(config.get('lru_bytes', DEFAULT_LRU_BYTES))
 
     def __getstate__(self):
         return {'config': self.config}
@@ -50,20 +66,16 @@ class DirectBackend:
     def __setstate__(self, state):
         self.__init__(state['config'])
 
-    def reader(self, fpath):
+    def open(self, fpath):
         if source.ext_of(fpath) in source.GDAL_WINDOW_EXTS:
             from ndsampler.utils.util_gdal import have_gdal
             if have_gdal():
-                return HANDLES.get(('source', fpath), lambda: open_gdal_source(fpath))
-        array = self.decoded.get(fpath)
-        if array is None:
-            array = source.decode_image(fpath)
-            self.decoded.put(fpath, array)
-        return ArrayReader(array, fpath)
+                return open_gdal_source(fpath)
+        return DecodedReader(fpath, self.decoded)
 
-    def prepare(self, fpath):
+    def build_cache(self, fpath):
         """Nothing to build: the source is the cache."""
+        return None
 
-    def load_full(self, fpath):
-        reader = self.reader(fpath)
-        return reader.read(0, reader.height, 0, reader.width)
+    def is_stale(self, fpath):
+        return False

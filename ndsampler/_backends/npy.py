@@ -3,18 +3,24 @@ The ``'npy'`` backend: each source decoded once into an uncompressed
 ``.npy`` file and read through a read-only memory map.  Lossless and the
 fastest random access, at the cost of raw-size disk use.
 """
+import errno
+
 import numpy as np
 
 from ndsampler._backends.cached import CachedBackend
 from ndsampler._backends.readers import ArrayReader
 from ndsampler._backends.source import decode_image
+from ndsampler.errors import CacheError
 
 
 def open_npy(cache_fpath):
-    """Memory-map a cache file; raises if its header or size is wrong."""
-    array = np.load(cache_fpath, mmap_mode='r', allow_pickle=False)
+    """Memory-map a cache file; ``CacheError`` if its header or size is wrong."""
+    try:
+        array = np.load(cache_fpath, mmap_mode='r', allow_pickle=False)
+    except ValueError as ex:
+        raise CacheError(errno.EIO, 'corrupt npy cache ({})'.format(ex), cache_fpath) from None
     if array.ndim != 3:
-        raise ValueError('expected an (H, W, C) array in {}'.format(cache_fpath))
+        raise CacheError(errno.EIO, 'expected an (H, W, C) array', cache_fpath)
     return array
 
 
@@ -30,7 +36,7 @@ class NpyBackend(CachedBackend):
     def is_valid(self, cache_fpath):
         try:
             open_npy(cache_fpath)
-        except (OSError, ValueError):
+        except OSError:
             return False
         return True
 
@@ -39,7 +45,7 @@ class NpyBackend(CachedBackend):
 
     def load_full(self, fpath):
         """The whole image as a read-only ``np.memmap`` of the cache."""
-        published = self._published_or_none(fpath)
-        if published is None:
+        cache_fpath = self._published_or_none(fpath)
+        if cache_fpath is None:
             return self._direct().load_full(fpath)
-        return open_npy(published[0])
+        return open_npy(cache_fpath)

@@ -1,22 +1,19 @@
 """
-Window readers: the small interface every backend hands out, and the one
-function that turns an out-of-bounds window into a padded array.
-
-A reader knows ``height``, ``width``, ``nbands`` and ``dtype`` of one raster
-and copies an in-bounds ``[ya:yb, xa:xb]`` block into a caller's buffer.
+The readers backends hand out (see :class:`ndsampler._backends.base.Reader`):
+one over an in-memory or memory-mapped array, one over a GDAL dataset.
 
 Example:
     >>> import numpy as np
     >>> reader = ArrayReader(np.arange(12, dtype=np.uint8).reshape(3, 4, 1))
-    >>> read_window(reader, -1, 2, 2, 5)[..., 0].tolist()
-    [[0, 0, 0], [2, 3, 0], [6, 7, 0]]
+    >>> reader.read(0, 2, 1, 3)[..., 0].tolist()
+    [[1, 2], [5, 6]]
 """
-import math
+import errno
 
 import numpy as np
 
-from ndsampler.windows import clip_bounds
-
+from ndsampler._backends.base import Reader
+from ndsampler.errors import CacheError, SourceReadError
 
 #: Dtypes OpenCV resizes natively; others go through float64 and back.
 CV2_RESIZE_DTYPES = {np.dtype(t) for t in (np.uint8, np.uint16, np.int16, np.float32, np.float64)}
@@ -44,7 +41,7 @@ def resize(array, height, width):
     return resized
 
 
-class ArrayReader:
+class ArrayReader(Reader):
     """Reads windows of an in-memory or memory-mapped ``(H, W, C)`` array."""
 
     def __init__(self, array, fpath=None):
@@ -57,27 +54,26 @@ class ArrayReader:
         block = self.array[ya:yb, xa:xb]
         out[...] = block if bands is None else block[:, :, bands]
 
-    def read(self, ya, yb, xa, xb, bands=None):
-        block = self.array[ya:yb, xa:xb]
-        if bands is not None:
-            return np.ascontiguousarray(block[:, :, bands])
-        return np.array(block, order='C')
-
     def read_resized_into(self, out, ya, yb, xa, xb, bands=None):
-        """Resample ``[ya:yb, xa:xb]`` to ``out``'s size (area average when shrinking)."""
         block = self.array[ya:yb, xa:xb]
         if bands is not None:
             block = block[:, :, bands]
         out[...] = resize(block, out.shape[0], out.shape[1])
 
 
-class GdalReader:
-    """Reads windows of a GDAL dataset straight into a pixel-interleaved buffer."""
+class GdalReader(Reader):
+    """
+    Reads windows of a GDAL dataset straight into the caller's buffer; a
+    shrink is served from the finest overview that is not coarser than
+    needed.  Read failures raise ``SourceReadError`` for a source file and
+    ``CacheError`` for a cache file, naming it.
+    """
 
-    def __init__(self, dataset, fpath=None):
+    def __init__(self, dataset, fpath=None, is_source=False):
         from osgeo import gdal_array
         self.dataset = dataset
         self.fpath = fpath
+        self.is_source = is_source
         self.height = dataset.RasterYSize
         self.width = dataset.RasterXSize
         self.nbands = dataset.RasterCount
@@ -85,141 +81,21 @@ class GdalReader:
             dataset.GetRasterBand(1).DataType))
 
     def read_into(self, out, ya, yb, xa, xb, bands=None):
-        band_list = None if bands is None else [int(b) + 1 for b in bands]
-        try:
-            self.dataset.ReadAsArray(xa, ya, xb - xa, yb - ya,
-                                     buf_obj=out.transpose(2, 0, 1),
-                                     band_list=band_list)
-        except RuntimeError as ex:
-            from ndsampler.errors import CacheError
-            raise CacheError(5, 'GDAL cannot read window [{}:{}, {}:{}] '
-                             '({})'.format(ya, yb, xa, xb, ex),
-                             self.fpath) from ex
+        self._read(out, ya, yb, xa, xb, bands, {})
 
     def read_resized_into(self, out, ya, yb, xa, xb, bands=None):
-        """
-        Resample ``[ya:yb, xa:xb]`` to ``out``'s size.  GDAL serves a shrink
-        from the finest overview that is not coarser than needed and
-        averages the rest, so a large region costs a few tiles.
-        """
         from osgeo import gdal
-        band_list = None if bands is None else [int(b) + 1 for b in bands]
         shrink = out.shape[0] < yb - ya
+        self._read(out, ya, yb, xa, xb, bands, {
+            'buf_xsize': out.shape[1], 'buf_ysize': out.shape[0],
+            'resample_alg': gdal.GRIORA_Average if shrink else gdal.GRIORA_Bilinear})
+
+    def _read(self, out, ya, yb, xa, xb, bands, options):
+        band_list = None if bands is None else [int(b) + 1 for b in bands]
         try:
-            self.dataset.ReadAsArray(
-                xa, ya, xb - xa, yb - ya, buf_xsize=out.shape[1], buf_ysize=out.shape[0],
-                buf_obj=out.transpose(2, 0, 1), band_list=band_list,
-                resample_alg=gdal.GRIORA_Average if shrink else gdal.GRIORA_Bilinear)
+            self.dataset.ReadAsArray(xa, ya, xb - xa, yb - ya, buf_obj=out.transpose(2, 0, 1),
+                                     band_list=band_list, **options)
         except RuntimeError as ex:
-            from ndsampler.errors import CacheError
-            raise CacheError(5, 'GDAL cannot read window [{}:{}, {}:{}] ({})'.format(
+            error = SourceReadError if self.is_source else CacheError
+            raise error(errno.EIO, 'GDAL cannot read window [{}:{}, {}:{}] ({})'.format(
                 ya, yb, xa, xb, ex), self.fpath) from ex
-
-    def read(self, ya, yb, xa, xb, bands=None):
-        nbands = self.nbands if bands is None else len(bands)
-        out = np.empty((yb - ya, xb - xa, nbands), self.dtype)
-        self.read_into(out, ya, yb, xa, xb, bands)
-        return out
-
-
-def scaled_shape(y0, y1, x0, x1, scale):
-    """Output ``(h, w)`` of a window resampled by ``scale = (sx, sy)``."""
-    sx, sy = scale
-    return max(1, int(round((y1 - y0) * sy))), max(1, int(round((x1 - x0) * sx)))
-
-
-def read_scaled_window(reader, y0, y1, x0, x1, scale, bands=None, padkw=None):
-    """
-    :func:`read_window` resampled by ``scale = (sx, sy)``: the part inside
-    the raster is resampled into its place in the output; the rest is the
-    constant fill.
-    """
-    sx, sy = scale
-    out_h, out_w = scaled_shape(y0, y1, x0, x1, scale)
-    fill = fill_value_of(padkw)
-    if fill is None:
-        raise ValueError('a scaled window can only be padded with a constant, got '
-                         'padkw={!r}'.format(padkw))
-    nbands = reader.nbands if bands is None else len(bands)
-    dtype = _fill_dtype(reader.dtype, fill)
-    out = _full((out_h, out_w, nbands), fill, dtype, padkw)
-    clip = clip_bounds(y0, y1, x0, x1, reader.height, reader.width)
-    if clip is not None:
-        ya, yb, xa, xb = clip
-        # nearest output pixel edge, rounding halves up (not to even, which
-        # would flip the error's sign with the window's parity)
-        oy0, oy1 = int(math.floor((ya - y0) * sy + 0.5)), min(out_h, int(math.floor((yb - y0) * sy + 0.5)))
-        ox0, ox1 = int(math.floor((xa - x0) * sx + 0.5)), min(out_w, int(math.floor((xb - x0) * sx + 0.5)))
-        if oy1 > oy0 and ox1 > ox0:
-            view = out[oy0:oy1, ox0:ox1]
-            if dtype == reader.dtype:
-                reader.read_resized_into(view, ya, yb, xa, xb, bands)
-            else:
-                tmp = np.empty(view.shape, reader.dtype)
-                reader.read_resized_into(tmp, ya, yb, xa, xb, bands)
-                view[...] = tmp
-    return out
-
-
-def _full(shape, fill, dtype, padkw):
-    """``np.full``, with a clear error for a fill the dtype cannot hold."""
-    try:
-        return np.full(shape, fill, dtype)
-    except (OverflowError, ValueError, TypeError):
-        from ndsampler.errors import InvalidTargetError
-        raise InvalidTargetError('padkw={!r} cannot fill {} data'.format(padkw, dtype)) from None
-
-
-def _fill_dtype(dtype, fill):
-    """The output dtype: the data's, or float32 when the fill is NaN."""
-    if isinstance(fill, float) and math.isnan(fill) and dtype.kind in 'biu':
-        return np.dtype(np.float32)
-    return dtype
-
-
-def fill_value_of(padkw):
-    """The constant a window is padded with, or ``None`` for other modes."""
-    if not padkw:
-        return 0
-    if padkw.get('mode', 'constant') != 'constant':
-        return None
-    value = padkw.get('constant_values', 0)
-    return value
-
-
-def read_window(reader, y0, y1, x0, x1, bands=None, padkw=None, scale=None):
-    """
-    Read ``[y0:y1, x0:x1]`` (bounds may leave the raster) as a new writable,
-    C-contiguous ``(h, w, c)`` array; pixels outside are padded per ``padkw``
-    (``np.pad`` keywords, default a constant 0).  With ``scale = (sx, sy)``
-    the window is resampled to ``round(w * sx), round(h * sy)`` pixels.
-    """
-    if scale is not None:
-        return read_scaled_window(reader, y0, y1, x0, x1, scale, bands, padkw)
-    clip = clip_bounds(y0, y1, x0, x1, reader.height, reader.width)
-    if clip == (y0, y1, x0, x1):
-        inside = reader.read(y0, y1, x0, x1, bands)
-        if padkw is not None:  # a NaN fill makes every window float, padded or not
-            inside = inside.astype(_fill_dtype(reader.dtype, fill_value_of(padkw)), copy=False)
-        return inside
-    nbands = reader.nbands if bands is None else len(bands)
-    fill = fill_value_of(padkw)
-    if fill is None:
-        if clip is None:
-            raise ValueError('padkw={!r} needs image data to pad from, but '
-                             'the window misses the image'.format(padkw))
-        ya, yb, xa, xb = clip
-        inner = reader.read(ya, yb, xa, xb, bands)
-        pad_width = ((ya - y0, y1 - yb), (xa - x0, x1 - xb), (0, 0))
-        return np.pad(inner, pad_width, **padkw)
-    dtype = _fill_dtype(reader.dtype, fill)
-    shape = (y1 - y0, x1 - x0, nbands)
-    out = np.zeros(shape, dtype) if fill == 0 else _full(shape, fill, dtype, padkw)
-    if clip is not None:
-        ya, yb, xa, xb = clip
-        view = out[ya - y0:yb - y0, xa - x0:xb - x0]
-        if dtype == reader.dtype:
-            reader.read_into(view, ya, yb, xa, xb, bands)
-        else:
-            view[...] = reader.read(ya, yb, xa, xb, bands)
-    return out
