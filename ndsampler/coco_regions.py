@@ -26,6 +26,7 @@ import kwimage
 import numpy as np
 import ubelt as ub
 
+from ndsampler.annot_index import AnnotIndex, as_ltrb
 from ndsampler.isect_indexer import FrameIntersectionIndex
 
 TARGET_COLUMNS = ['aid', 'gid', 'category_id', 'cx', 'cy', 'width', 'height',
@@ -125,12 +126,15 @@ class CocoRegions(Targets, ub.NiceRepr):
         dset (kwcoco.CocoDataset): the dataset.
         workdir (str | PathLike | None): where seeded pools are cached.
         verbose (int): verbosity.
+        annot_index (AnnotIndex | None): the dataset's annotation index, to
+            share with a sampler (one is made on first use otherwise).
     """
 
-    def __init__(self, dset, workdir=None, verbose=1):
+    def __init__(self, dset, workdir=None, verbose=1, annot_index=None):
         self.dset = dset
         self.workdir = workdir
         self.verbose = verbose
+        self._annot_index = annot_index
         self._targets = None
         self._isect_index = None
         self._neg_anchors = None
@@ -161,9 +165,18 @@ class CocoRegions(Targets, ub.NiceRepr):
         return self._targets
 
     @property
+    def annot_index(self):
+        """The :class:`~ndsampler.annot_index.AnnotIndex` all box queries go through."""
+        if self._annot_index is None:
+            self._annot_index = AnnotIndex(self.dset)
+        return self._annot_index
+
+    @property
     def isect_index(self):
+        """A :class:`FrameIntersectionIndex` over :attr:`annot_index`."""
         if self._isect_index is None:
-            self._isect_index = FrameIntersectionIndex.from_coco(self.dset)
+            self._isect_index = FrameIntersectionIndex.from_coco(
+                self.dset, annot_index=self.annot_index)
         return self._isect_index
 
     @property
@@ -264,10 +277,9 @@ class CocoRegions(Targets, ub.NiceRepr):
     def overlapping_aids(self, gid, region, visible_thresh=0.0):
         """Annotations whose boxes meet ``region``; with ``visible_thresh > 0``
         only those with more than that fraction of their area inside it."""
-        if visible_thresh <= 0:
-            return self.isect_index.overlapping_aids(gid, region)
-        aids, iooas = self.isect_index.iooas(gid, region)
-        return [aid for aid, frac in zip(aids, np.ravel(iooas)) if frac > visible_thresh]
+        index = self.annot_index
+        rows = index.overlapping_rows(gid, as_ltrb(region), visible_thresh)
+        return index.for_image(gid).aids[rows].tolist()
 
     def get_segmentations(self, aids):
         """Each annotation's segmentation as a ``kwimage.MultiPolygon`` (or None)."""

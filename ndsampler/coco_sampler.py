@@ -27,12 +27,13 @@ import numpy as np
 import ubelt as ub
 
 from ndsampler import space_time, windows
+from ndsampler.abstract_frames import ALL_CHANNELS, channel_code
 from ndsampler.abstract_sampler import AbstractSampler
 from ndsampler.coco_frames import CocoFrames
 from ndsampler.coco_regions import CocoRegions
 from ndsampler.errors import InvalidTargetError, InvalidTargetTypeError, UnknownIdError
 from ndsampler.utils.util_misc import HashIdentifiable
-from ndsampler.window_annots import AnnotIndex, annots_dict, parse_with_annots
+from ndsampler.window_annots import AnnotIndex, sample_annots, window_aids
 
 #: The original's private helper, kept at its module path for user code.
 _center_extent_to_slice = windows.center_extent_to_slice
@@ -85,10 +86,11 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
             self.workdir = ub.Path.appdir('ndsampler')
         self.frames = CocoFrames(self.dset, workdir=self.workdir, backend=self.backend,
                                  verbose=self.verbose)
-        self.regions = CocoRegions(self.dset, workdir=self.workdir, verbose=self.verbose)
         self.kp_classes = self.dset.keypoint_categories()
         self._classes = self.dset.object_categories()
         self._annot_index = AnnotIndex(self.dset, self.kp_classes)
+        self.regions = CocoRegions(self.dset, workdir=self.workdir, verbose=self.verbose,
+                                   annot_index=self._annot_index)
 
     def __nice__(self):
         return str(self.n_samples)
@@ -175,13 +177,7 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
         Ids of the annotations that :meth:`load_sample` returns for a target
         (the same window, in the same frames).
         """
-        spec = self._resolve(self._infer_target_attributes(target))[0]
-        index = self._annot_index
-        aids = []
-        for frame_index, gid in enumerate(spec.gids):
-            rows = index.overlapping_rows(gid, spec.image_box(frame_index))
-            aids.extend(index.for_image(gid).aids[rows].tolist())
-        return aids
+        return window_aids(self._annot_index, self._resolve(self._check_target(target))[0])
 
     # -- regions --------------------------------------------------------------
     def preselect(self, **kwargs):
@@ -259,7 +255,7 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
         """
         if kwargs or target is None:
             target = self._take_deprecated_kwargs(target, kwargs)
-        target_ = self._infer_target_attributes(target)
+        target_ = self._check_target(target)
         sample, spec = self._load_window(target_)
         if with_annots or annot_ids is not None:
             self._populate_overlap(sample, visible_thresh, with_annots or True, annot_ids, spec)
@@ -300,7 +296,26 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
         return target
 
     def _infer_target_attributes(self, target, **kwargs):
-        """A copy of the target with aliases resolved and ``aid`` expanded."""
+        """
+        The target with everything :meth:`load_sample` would infer filled
+        in: ids (``gid`` of an ``aid``, ``gids`` of a video), ``space_slice``,
+        ``slices``, ``window_dims``, ``space_dims``, ``data_dims``.  Loading
+        the returned target gives the same window, even after its ``width``
+        or ``height`` is changed (its ``space_slice`` takes precedence).
+
+        Example:
+            >>> import ndsampler
+            >>> sampler = ndsampler.CocoSampler.demo('shapes8', backend=None)
+            >>> target_ = sampler._infer_target_attributes({'gid': 1, 'cx': 60, 'cy': 40, 'width': 40, 'height': 30})
+            >>> target_['space_slice'], target_['window_dims'], target_['space_dims']
+            ((slice(25, 55, None), slice(40, 80, None)), (30, 40), (600, 600))
+        """
+        target_ = self._check_target(target, **kwargs)
+        self._fill_target(target_, self._resolve(target_)[0])
+        return target_
+
+    def _check_target(self, target, **kwargs):
+        """A copy of the target with aliases resolved, ``aid`` expanded and ids checked."""
         target_ = self._normalize_target_keys(target)
         if kwargs:
             target_.update(kwargs)
@@ -345,17 +360,19 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
         The target's :class:`~ndsampler.windows.SampleSpec` and the frames'
         open handles (``None`` for frames read through a warp or lazily).
         """
+        channels = target_.get('channels', None)
+        if channels is not None and type(channels) is not str:
+            channels = channel_code(channels)
         if target_.get('gids', None) is None and target_.get('vidid', None) is None:
             gid = target_['gid']
-            channels = target_.get('channels', None)
             handle = self.frames.open(gid, channels)
             return windows.resolve_sample(target_, handle.dims, (gid,), channels), [handle]
         video = space_time.resolve_frames(self.dset, target_)
-        names = space_time.frame_channel_names(self.frames, video.gids, target_.get('channels', None))
-        channels = None if names is None else '|'.join(names)
+        names = space_time.frame_channel_names(self.frames, video.gids, channels)
+        channels = ALL_CHANNELS if names is None else '|'.join(names)
         spec = windows.resolve_sample(target_, video.video_dims, video.gids, channels, video=True,
                                       vidid=video.vidid, time_slice=video.time_slice,
-                                      frame_warps=video.warps)
+                                      frame_warps=video.warps, data_dims=video.data_dims)
         lazy = target_.get('use_native_scale', False) or not target_.get('finalize', True)
         handles = [None if lazy or warp is not None else self.frames.open(gid, channels, True)
                    for gid, warp in zip(video.gids, video.warps)]
@@ -381,7 +398,8 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
     @staticmethod
     def _fill_target(target_, spec):
         """Record what the target resolved to, under the original's keys."""
-        target_['space_dims'] = target_['data_dims'] = spec.space_dims
+        target_['space_dims'] = spec.space_dims
+        target_['data_dims'] = spec.data_dims
         if spec.window_dims is not None:
             target_['window_dims'] = spec.window_dims
         target_['space_slice'] = spec.space_slice
@@ -391,8 +409,7 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
         target_['gids'] = list(spec.gids)
         target_['vidid'] = spec.vidid
         target_['time_slice'] = spec.time_slice
-        target_['slices'] = ((spec.time_slice,) + spec.space_slice if spec.time_slice
-                             else spec.space_slice)
+        target_['slices'] = (spec.time_slice,) + spec.space_slice
 
     @staticmethod
     def _params(spec, jagged_meta=None):
@@ -404,11 +421,11 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
             'tf_rel_to_abs': np.array([[1.0 / sx, 0.0, x0], [0.0, 1.0 / sy, y0], [0.0, 0.0, 1.0]]),
             'sample_tlbr': kwimage.Boxes(np.array([x0, y0, x1, y1]), 'ltrb'),
             'st_dims': [(y0, y1), (x0, x1)],
-            'data_dims': spec.space_dims,
+            'data_dims': spec.data_dims,
             'pad': spec.pad,
         }
         if spec.video:
-            params['request_chanspec'] = spec.channels
+            params['request_chanspec'] = None if spec.channels == ALL_CHANNELS else spec.channels
             sample_from_video = kwimage.Affine(spec.space_to_window())
             params['frame_sample_from_grid_warps'] = [sample_from_video for _ in spec.gids]
         if spec.scale is not None:
@@ -420,7 +437,7 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
     def _as_xarray(self, im, spec, handles):
         import xarray as xr
         if spec.video:
-            names = None if spec.channels is None else spec.channels.split('|')
+            names = None if spec.channels == ALL_CHANNELS else spec.channels.split('|')
         else:
             names = handles[0].names
         coords = {'c': list(names)} if names is not None else {}
@@ -433,21 +450,9 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
         target_ = sample['target']
         if spec is None:
             spec = self._resolve(target_)[0]
-        parts = parse_with_annots(with_annots)
-        index = self._annot_index
-        frame_dets = []
-        for frame_index, gid in enumerate(spec.gids):
-            if annot_ids is None:
-                rows = index.overlapping_rows(gid, spec.image_box(frame_index), visible_thresh)
-            else:
-                rows = index.rows_of(gid, annot_ids)
-            warp = spec.frame_warp(frame_index)
-            y0, _, x0, _ = spec.box
-            frame_dets.append(index.frame_detections(
-                gid, rows, (-x0, -y0), parts, self._classes, frame_index=frame_index,
-                scale=spec.scale, warp=None if warp is None else kwimage.Affine(warp)))
         legacy = target_.get('legacy_annots', True)
-        annots = sample['annots'] = annots_dict(frame_dets, legacy)
+        annots = sample['annots'] = sample_annots(
+            self._annot_index, spec, with_annots, self._classes, visible_thresh, annot_ids, legacy)
         if legacy:
             aid = target_.get('aid', None)
             hits = np.flatnonzero(annots['aids'] == aid) if aid is not None else []

@@ -56,6 +56,10 @@ class CacheError(NdsamplerError, OSError):
     """A cache file that cannot be written, or is corrupt and cannot be rebuilt."""
 
 
+class NegativeSamplingError(NdsamplerError, RuntimeError):
+    """Fewer background windows than asked for could be found (``exact=True``)."""
+
+
 GDAL_INSTALL_HINT = (
     "The 'cog' backend needs GDAL's Python bindings (osgeo.gdal_array). "
     "On Debian/Ubuntu: apt-get install libgdal-dev gdal-bin, then, with numpy, "

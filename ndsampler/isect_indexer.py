@@ -1,10 +1,8 @@
 """
-Which annotation boxes does a region meet?  A per-image index of boxes, and
-random background windows that avoid them.
-
-Each image keeps its boxes as one ``(N, 4)`` ltrb array; a query is a single
-vectorised comparison, which for the tens to thousands of boxes an image
-holds is faster than walking a tree.
+Which annotation boxes does a region meet?  The original's
+``FrameIntersectionIndex`` API over the shared
+:class:`~ndsampler.annot_index.AnnotIndex` (one box store, one query), and
+random background windows that avoid the boxes.
 
 Example:
     >>> import kwimage
@@ -15,7 +13,7 @@ Example:
     >>> (tree.width, tree.height)
     (600, 600)
     >>> aid, ltrb = next(iter(tree.aid_to_ltrb.items()))
-    >>> index.overlapping_aids(gid, kwimage.Boxes(ltrb, 'ltrb')) [0:1] == [aid]
+    >>> aid in index.overlapping_aids(gid, kwimage.Boxes(ltrb, 'ltrb'))
     True
 """
 import warnings
@@ -25,59 +23,40 @@ import kwimage
 import numpy as np
 import ubelt as ub
 
+from ndsampler.annot_index import AnnotIndex, as_ltrb, intersection_areas, visible_fraction
+from ndsampler.errors import NegativeSamplingError
+
 
 class ImageBoxIndex:
-    """The boxes of one image: ``width``, ``height`` and ``aid_to_ltrb``."""
+    """
+    The boxes of one image, as the original's per-image tree: ``width``,
+    ``height`` (None when unknown) and ``aid_to_ltrb``.
+    """
 
-    def __init__(self, width, height, aids, ltrb):
+    def __init__(self, annot_index, gid, width=None, height=None):
+        self.annot_index = annot_index
+        self.gid = gid
         self.width = width
         self.height = height
-        self.aids = np.asarray(aids, dtype=np.int64)
-        self.ltrb = np.asarray(ltrb, dtype=np.float64).reshape(-1, 4)
 
     @property
     def aid_to_ltrb(self):
-        return dict(zip(self.aids.tolist(), self.ltrb))
-
-    def intersecting_rows(self, ltrb):
-        """Rows whose boxes meet the closed box ``ltrb`` (touching counts)."""
-        b = self.ltrb
-        hit = ((b[:, 0] <= ltrb[2]) & (b[:, 2] >= ltrb[0]) &
-               (b[:, 1] <= ltrb[3]) & (b[:, 3] >= ltrb[1]))
-        return np.flatnonzero(hit)
-
-    def iooas(self, ltrb, rows):
-        """Intersection over each box's own area, for the boxes at ``rows``."""
-        b = self.ltrb[rows]
-        areas = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-        with np.errstate(divide='ignore', invalid='ignore'):
-            return np.where(areas > 0, self.isect_areas(ltrb, rows) / areas, 0.0)
-
-    def isect_areas(self, ltrb, rows=None):
-        """Intersection area of the region with each box (at ``rows``)."""
-        b = self.ltrb if rows is None else self.ltrb[rows]
-        iw = np.minimum(b[:, 2], ltrb[2]) - np.maximum(b[:, 0], ltrb[0])
-        ih = np.minimum(b[:, 3], ltrb[3]) - np.maximum(b[:, 1], ltrb[1])
-        return np.clip(iw, 0, None) * np.clip(ih, 0, None)
-
-
-def _as_ltrb(box):
-    """One region as a length-4 ltrb float array."""
-    if isinstance(box, kwimage.Boxes):
-        return box.to_ltrb().data.reshape(-1, 4)[0].astype(np.float64)
-    return np.asarray(box, dtype=np.float64).reshape(-1, 4)[0]
+        img = self.annot_index.for_image(self.gid)
+        return dict(zip(img.aids.tolist(), img.ltrb))
 
 
 class FrameIntersectionIndex(ub.NiceRepr):
     """
-    Per-image box indexes of a dataset.
+    Box look-ups per image of a dataset.
 
     Attributes:
         qtrees (Dict[int, ImageBoxIndex]): one per image id.
         all_gids (List[int]): image ids, sorted.
+        annot_index (AnnotIndex): the shared index answering the queries.
     """
 
-    def __init__(self):
+    def __init__(self, annot_index=None):
+        self.annot_index = annot_index
         self.qtrees = {}
         self.all_gids = []
 
@@ -85,15 +64,24 @@ class FrameIntersectionIndex(ub.NiceRepr):
         return 'n_images={}'.format(len(self.all_gids))
 
     @classmethod
-    def from_coco(cls, dset, verbose=0):
-        """Index every annotation with a bbox of a kwcoco dataset."""
-        self = cls()
+    def from_coco(cls, dset, verbose=0, annot_index=None, image_dims=None):
+        """
+        Index every annotation with a bbox of a kwcoco dataset.
+
+        Args:
+            annot_index (AnnotIndex | None): an existing index of ``dset``
+                to share (one is made otherwise).
+            image_dims (Callable[[int], Tuple[int, int]] | None): ``(h, w)``
+                of an image whose dict lacks ``width``/``height``.
+        """
+        if annot_index is None:
+            annot_index = AnnotIndex(dset)
+        self = cls(annot_index)
         for gid, img in dset.imgs.items():
-            aids = [aid for aid in sorted(dset.index.gid_to_aids.get(gid, ()))
-                    if dset.anns[aid].get('bbox', None) is not None]
-            xywh = np.array([dset.anns[aid]['bbox'] for aid in aids], dtype=np.float64).reshape(-1, 4)
-            ltrb = np.concatenate([xywh[:, 0:2], xywh[:, 0:2] + xywh[:, 2:4]], axis=1)
-            self.qtrees[gid] = ImageBoxIndex(img.get('width', None), img.get('height', None), aids, ltrb)
+            width, height = img.get('width', None), img.get('height', None)
+            if (width is None or height is None) and image_dims is not None:
+                height, width = image_dims(gid)
+            self.qtrees[gid] = ImageBoxIndex(annot_index, gid, width, height)
         self.all_gids = sorted(self.qtrees)
         return self
 
@@ -103,30 +91,32 @@ class FrameIntersectionIndex(ub.NiceRepr):
         import kwcoco
         return cls.from_coco(kwcoco.CocoDataset.demo(*(args or ('shapes8',)), **kwargs))
 
+    def _meeting(self, gid, box):
+        """``(ImageAnnots, rows meeting the region, region as ltrb)``."""
+        ltrb = as_ltrb(box)
+        index = self.annot_index
+        return index.for_image(gid), index.overlapping_rows(gid, ltrb), ltrb
+
     def overlapping_aids(self, gid, box):
         """Sorted ids of the annotations whose boxes meet ``box`` (ltrb)."""
-        tree = self.qtrees[gid]
-        return sorted(tree.aids[tree.intersecting_rows(_as_ltrb(box))].tolist())
+        img, rows, _ = self._meeting(gid, box)
+        return img.aids[rows].tolist()
 
     def ious(self, gid, box):
         """``(aids, ious)`` of the overlapping annotations with ``box``."""
-        tree = self.qtrees[gid]
-        ltrb = _as_ltrb(box)
-        rows = tree.intersecting_rows(ltrb)
-        isect = tree.isect_areas(ltrb, rows)
-        b = tree.ltrb[rows]
+        img, rows, (wl, wt, wr, wb) = self._meeting(gid, box)
+        b = img.ltrb[rows]
         areas = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-        union = areas + (ltrb[2] - ltrb[0]) * (ltrb[3] - ltrb[1]) - isect
+        isect = intersection_areas(b, (wl, wt, wr, wb))
+        union = areas + (wr - wl) * (wb - wt) - isect
         with np.errstate(divide='ignore', invalid='ignore'):
             ious = np.where(union > 0, isect / union, 0.0)
-        return tree.aids[rows].tolist(), ious
+        return img.aids[rows].tolist(), ious
 
     def iooas(self, gid, box):
         """``(aids, isect / area of each annotation)`` for ``box``."""
-        tree = self.qtrees[gid]
-        ltrb = _as_ltrb(box)
-        rows = tree.intersecting_rows(ltrb)
-        return tree.aids[rows].tolist(), tree.iooas(ltrb, rows)
+        img, rows, ltrb = self._meeting(gid, box)
+        return img.aids[rows].tolist(), visible_fraction(img.ltrb[rows], ltrb)
 
     def random_negatives(self, num, anchors=None, window_size=None, gids=None,
                          thresh=0.0, exact=True, rng=None, patience=None):
@@ -140,9 +130,11 @@ class FrameIntersectionIndex(ub.NiceRepr):
                 image, ``(w, h)``; one is drawn per window.
             window_size (Tuple[int, int] | None): absolute ``(w, h)``.
                 Exactly one of ``anchors`` and ``window_size`` is required.
-            gids (List[int] | None): images to draw from (default all).
+            gids (List[int] | None): images to draw from (default all; images
+                of unknown size are skipped).
             exact (bool | str): when fewer than ``num`` are found, raise
-                (True), warn (``'warn'``) or return what was found (False).
+                :class:`~ndsampler.errors.NegativeSamplingError` (True), warn
+                (``'warn'``) or return what was found (False).
             patience (int | None): draws per window before giving up
                 (default 100).
 
@@ -159,11 +151,12 @@ class FrameIntersectionIndex(ub.NiceRepr):
         if (anchors is None) == (window_size is None):
             raise ValueError('give exactly one of anchors and window_size')
         rng = kwarray.ensure_rng(rng)
-        gids = list(self.all_gids if gids is None else gids)
+        gids = [gid for gid in (self.all_gids if gids is None else gids)
+                if self.qtrees[gid].width is not None and self.qtrees[gid].height is not None]
         patience = 100 if patience is None else patience
         found_gids, found_boxes = [], []
         tries = 0
-        max_tries = max(num, 1) * patience
+        max_tries = max(num, 1) * patience if gids else 0
         while len(found_gids) < num and tries < max_tries:
             tries += 1
             gid = gids[rng.randint(len(gids))]
@@ -177,9 +170,9 @@ class FrameIntersectionIndex(ub.NiceRepr):
                 continue
             x0 = rng.rand() * (tree.width - w)
             y0 = rng.rand() * (tree.height - h)
-            ltrb = np.array([x0, y0, x0 + w, y0 + h])
-            rows = tree.intersecting_rows(ltrb)
-            if rows.size and (thresh <= 0 or (tree.iooas(ltrb, rows) > thresh).any()):
+            ltrb = (x0, y0, x0 + w, y0 + h)
+            # thresh <= 0: no box may meet the window; else none may show more than thresh
+            if self.annot_index.overlapping_rows(gid, ltrb, visible_thresh=thresh).size:
                 continue
             found_gids.append(gid)
             found_boxes.append(ltrb)
@@ -189,6 +182,6 @@ class FrameIntersectionIndex(ub.NiceRepr):
             if exact == 'warn':
                 warnings.warn(msg)
             elif exact:
-                raise Exception(msg)
+                raise NegativeSamplingError(msg)
         boxes = np.array(found_boxes, dtype=np.float64).reshape(-1, 4)
         return np.array(found_gids, dtype=np.int64), kwimage.Boxes(boxes, 'ltrb')

@@ -21,7 +21,7 @@ Example:
 import kwarray
 import numpy as np
 
-from ndsampler.isect_indexer import FrameIntersectionIndex
+from ndsampler.annot_index import AnnotIndex, intersection_areas
 
 
 def grid_slices(data_dims, window_dims, window_overlap=0.0):
@@ -35,6 +35,15 @@ def grid_slices(data_dims, window_dims, window_overlap=0.0):
     return list(slider)
 
 
+def _annot_index(dset, isect_index, use_annots):
+    """The shared box index (of a ``FrameIntersectionIndex`` or given as is), or None."""
+    if not use_annots:
+        return None
+    if isect_index is None:
+        return AnnotIndex(dset)
+    return getattr(isect_index, 'annot_index', isect_index)
+
+
 def new_image_sample_grid(dset, window_dims, window_overlap=0.0, classes_of_interest=None,
                           ignore_coverage_thresh=0.6, negative_classes={'ignore', 'background'},
                           use_annots=True, legacy=True, verbose=1, isect_index=None):
@@ -45,24 +54,33 @@ def new_image_sample_grid(dset, window_dims, window_overlap=0.0, classes_of_inte
     in ``negative_classes`` (and is in ``classes_of_interest`` when given);
     otherwise it is negative, unless ``'ignore'`` boxes cover more than
     ``ignore_coverage_thresh`` of it, in which case it is neither.
+    ``isect_index`` (a ``FrameIntersectionIndex`` or ``AnnotIndex``) shares
+    an existing index.
     """
-    if isect_index is None and use_annots:
-        isect_index = FrameIntersectionIndex.from_coco(dset)
+    index = _annot_index(dset, isect_index, use_annots)
     cid_to_name = {cid: cat['name'] for cid, cat in dset.cats.items()}
     targets, positives, negatives = [], [], []
     for gid in sorted(dset.imgs):
         img = dset.imgs[gid]
         for slices in grid_slices((img['height'], img['width']), window_dims, window_overlap):
             sl_y, sl_x = slices
-            ltrb = np.array([sl_x.start, sl_y.start, sl_x.stop, sl_y.stop], dtype=np.float64)
-            aids = isect_index.overlapping_aids(gid, ltrb) if use_annots else []
+            ltrb = (float(sl_x.start), float(sl_y.start), float(sl_x.stop), float(sl_y.stop))
+            aids, names, coverage = [], [], 0.0
+            if index is not None:
+                boxes = index.for_image(gid)
+                rows = index.overlapping_rows(gid, ltrb)
+                aids = boxes.aids[rows].tolist()
+                names = [cid_to_name.get(cid) for cid in boxes.cids[rows].tolist()]
+                ignore = rows[[name == 'ignore' for name in names]] if rows.size else rows
+                if ignore.size:
+                    area = (ltrb[2] - ltrb[0]) * (ltrb[3] - ltrb[1])
+                    coverage = min(1.0, float(intersection_areas(boxes.ltrb[ignore], ltrb).sum() / area))
             targets.append({'gid': gid, 'slices': slices, 'aids': aids})
-            names = [cid_to_name.get(dset.anns[aid].get('category_id', None)) for aid in aids]
             if any(name not in negative_classes and
                    (classes_of_interest is None or name in classes_of_interest)
                    for name in names):
                 positives.append(len(targets))
-            elif _ignore_coverage(dset, isect_index, gid, ltrb, aids, cid_to_name) <= ignore_coverage_thresh:
+            elif coverage <= ignore_coverage_thresh:
                 negatives.append(len(targets))
     return _grid(targets, positives, negatives, legacy, verbose)
 
@@ -76,8 +94,7 @@ def new_video_sample_grid(dset, window_dims, window_overlap=0.0, negative_classe
     """
     import kwimage
     from ndsampler.space_time import video_gids
-    if isect_index is None and use_annots:
-        isect_index = FrameIntersectionIndex.from_coco(dset)
+    index = _annot_index(dset, isect_index, use_annots)
     cid_to_name = {cid: cat['name'] for cid, cat in dset.cats.items()}
     targets, positives, negatives = [], [], []
     for vidid in sorted(dset.index.videos):
@@ -95,10 +112,11 @@ def new_video_sample_grid(dset, window_dims, window_overlap=0.0, negative_classe
             frame_gids = gids[time_slice]
             ltrb = np.array([[sl_x.start, sl_y.start, sl_x.stop, sl_y.stop]], dtype=np.float64)
             aids = []
-            for gid in frame_gids if use_annots else []:
+            for gid in frame_gids if index is not None else []:
                 warp = kwimage.Affine.coerce(dset.imgs[gid].get('warp_img_to_vid', None))
                 query = kwimage.Boxes(ltrb, 'ltrb').warp(warp.inv()).to_ltrb().data[0]
-                aids.extend(isect_index.overlapping_aids(gid, query))
+                rows = index.overlapping_rows(gid, tuple(query.tolist()))
+                aids.extend(index.for_image(gid).aids[rows].tolist())
             targets.append({'vidid': vidid, 'time_slice': time_slice,
                             'space_slice': (sl_y, sl_x), 'gids': frame_gids, 'aids': aids})
             names = [cid_to_name.get(dset.anns[aid].get('category_id', None)) for aid in aids]
@@ -119,15 +137,3 @@ def _grid(targets, positives, negatives, legacy, verbose):
         grid['positives'] = [targets[i - 1] for i in positives]
         grid['negatives'] = [targets[i - 1] for i in negatives]
     return grid
-
-
-def _ignore_coverage(dset, isect_index, gid, ltrb, aids, cid_to_name):
-    """Fraction of the window covered by ``'ignore'`` boxes (overlaps counted once each)."""
-    ignore = [aid for aid in aids
-              if cid_to_name.get(dset.anns[aid].get('category_id', None)) == 'ignore']
-    if not ignore:
-        return 0.0
-    tree = isect_index.qtrees[gid]
-    rows = np.flatnonzero(np.isin(tree.aids, ignore))
-    area = (ltrb[2] - ltrb[0]) * (ltrb[3] - ltrb[1])
-    return min(1.0, float(tree.isect_areas(ltrb, rows).sum() / area))

@@ -1,35 +1,45 @@
 """
 Annotations in window coordinates.
 
-:class:`AnnotIndex` keeps, per image, the annotation boxes as numpy arrays
-(built on first use), answers "which annotations meet this window" with one
-vectorised test, and turns them into the sample's ``annots`` dict: boxes,
-polygons and keypoints shifted by the window offset, packed as
-``kwimage.Detections`` (plus the original's flat legacy keys).
+A sample's annotations come from one query of the shared
+:class:`~ndsampler.annot_index.AnnotIndex` per frame (the frame's padded
+window in image pixels), then one vectorised affine map (image pixels to
+window pixels) of all their boxes, polygon and keypoint coordinates; the
+``kwimage`` objects are built last, from array slices.
+
+The window is described by a sample spec (duck typed): ``spec.gids`` (one
+image id per frame), ``spec.image_box(i)`` (frame ``i``'s padded window as
+``(l, t, r, b)`` in its image's pixels) and ``spec.image_to_window(i)`` (a
+3x3 matrix from those pixels to output-window pixels).
 
 Example:
     >>> import kwcoco, numpy as np
-    >>> from ndsampler.window_annots import AnnotIndex
+    >>> from ndsampler.window_annots import AnnotIndex, sample_annots, window_aids
     >>> dset = kwcoco.CocoDataset.demo('shapes8')
     >>> index = AnnotIndex(dset)
-    >>> ann = dset.anns[3]
-    >>> ann['bbox'], ann['image_id']
-    ([297, 307, 51, 109], 2)
-    >>> rows = index.overlapping_rows(2, (292, 357, 317, 367))
-    >>> index.for_image(2).aids[rows].tolist()
+    >>> class Spec:  # the window x in [290, 350), y in [300, 420) of image 2
+    ...     gids = (2,)
+    ...     def image_box(self, i):
+    ...         return (290.0, 300.0, 350.0, 420.0)
+    ...     def image_to_window(self, i):
+    ...         return np.array([[1.0, 0, -290], [0, 1.0, -300], [0, 0, 1]])
+    >>> window_aids(index, Spec())
     [3]
-    >>> rows = index.overlapping_rows(2, (292, 357, 317, 367), visible_thresh=0.5)
-    >>> rows.size
-    0
+    >>> annots = sample_annots(index, Spec(), True, dset.object_categories())
+    >>> annots['rel_boxes'].data.tolist()  # bbox [297, 307, 51, 109] shifted
+    [[7.0, 7.0, 51.0, 109.0]]
+    >>> annots['frame_dets'][0].meta['gid'], annots['aids'].tolist()
+    (2, [3])
 """
-from collections import namedtuple
-
 import numpy as np
 
-#: Box arrays of one image: aids (sorted), category ids and ``ltrb`` boxes.
-ImageBoxes = namedtuple('ImageBoxes', ['aids', 'cids', 'ltrb'])
+from ndsampler.annot_index import AnnotIndex
+
+__all__ = ['AnnotIndex', 'ANNOT_PARTS', 'parse_with_annots', 'sample_annots',
+           'window_aids', 'frame_detections', 'annots_dict']
 
 ANNOT_PARTS = ('boxes', 'segmentation', 'keypoints')
+_ALL_PARTS = frozenset(ANNOT_PARTS)
 
 
 def parse_with_annots(with_annots):
@@ -43,7 +53,7 @@ def parse_with_annots(with_annots):
         ['boxes', 'keypoints']
     """
     if with_annots is True:
-        return set(ANNOT_PARTS)
+        return _ALL_PARTS
     if not with_annots:
         return set()
     if isinstance(with_annots, str):
@@ -58,125 +68,137 @@ def parse_with_annots(with_annots):
     return parts | {'boxes'}
 
 
-class AnnotIndex:
-    """Per-image annotation boxes of a kwcoco dataset, for window queries."""
+def window_aids(index, spec, visible_thresh=0.0):
+    """Ids of the annotations meeting each frame's window, frame by frame."""
+    aids = []
+    for i, gid in enumerate(spec.gids):
+        rows = index.overlapping_rows(gid, spec.image_box(i), visible_thresh)
+        aids.extend(index.for_image(gid).aids[rows].tolist())
+    return aids
 
-    def __init__(self, dset, kp_classes=None):
-        self.dset = dset
-        self.kp_classes = kp_classes
-        self._boxes = {}
-        self._geometry = {}
 
-    def __getstate__(self):
-        return {'dset': self.dset, 'kp_classes': self.kp_classes}
+def sample_annots(index, spec, parts, classes, visible_thresh=0.0, annot_ids=None, legacy=True):
+    """
+    A sample's ``annots`` dict: the annotations meeting each frame's window
+    (or, given ``annot_ids``, those of them in the frame's image) in window
+    coordinates.
 
-    def __setstate__(self, state):
-        self.__init__(state['dset'], state['kp_classes'])
+    Args:
+        index (AnnotIndex): the dataset's annotation index.
+        spec: the sample spec (see the module docstring).
+        parts (Set[str] | bool | str): parts to fill, see :func:`parse_with_annots`.
+        classes: the object categories, stored in each ``Detections.meta``.
+        visible_thresh (float): keep annotations with more than this fraction
+            of their box inside the window (0: all that meet it).
+        annot_ids (Iterable[int] | None): replaces the spatial look-up.
+        legacy (bool): add the original's flat keys.
 
-    def for_image(self, gid):
-        """The :data:`ImageBoxes` of an image (annotations without a bbox are left out)."""
-        boxes = self._boxes.get(gid, None)
-        if boxes is None:
-            anns = self.dset.anns
-            aids = sorted(aid for aid in self.dset.index.gid_to_aids.get(gid, ())
-                          if anns[aid].get('bbox', None) is not None)
-            xywh = np.array([anns[aid]['bbox'] for aid in aids], dtype=np.float64).reshape(-1, 4)
-            ltrb = xywh.copy()
-            ltrb[:, 2:4] += xywh[:, 0:2]
-            cids = np.array([anns[aid].get('category_id', -1) for aid in aids], dtype=np.int64)
-            boxes = self._boxes[gid] = ImageBoxes(np.array(aids, dtype=np.int64), cids, ltrb)
-        return boxes
+    Returns:
+        dict: ``frame_dets`` (one ``kwimage.Detections`` per frame) and, when
+        ``legacy``, ``aids, cids, rel_frame_index, rel_boxes, rel_ssegs, rel_kpts``.
+    """
+    if not isinstance(parts, (set, frozenset)):
+        parts = parse_with_annots(parts)
+    if annot_ids is not None:
+        annot_ids = list(annot_ids)
+    frame_dets = []
+    for i, gid in enumerate(spec.gids):
+        if annot_ids is None:
+            rows = index.overlapping_rows(gid, spec.image_box(i), visible_thresh)
+        else:
+            rows = index.rows_of(gid, annot_ids)
+        frame_dets.append(frame_detections(index, gid, rows, spec.image_to_window(i), parts,
+                                           classes, i))
+    return annots_dict(frame_dets, legacy)
 
-    def overlapping_rows(self, gid, window_ltrb, visible_thresh=0.0):
-        """
-        Rows of :meth:`for_image` whose boxes meet the window (edges touching
-        count), or, with ``visible_thresh > 0``, whose visible fraction of
-        area inside it exceeds ``visible_thresh``.
-        """
-        ltrb = self.for_image(gid).ltrb
-        wl, wt, wr, wb = window_ltrb
-        if visible_thresh <= 0:
-            hit = ((ltrb[:, 0] <= wr) & (ltrb[:, 2] >= wl) &
-                   (ltrb[:, 1] <= wb) & (ltrb[:, 3] >= wt))
-            return np.flatnonzero(hit)
-        iw = np.minimum(ltrb[:, 2], wr) - np.maximum(ltrb[:, 0], wl)
-        ih = np.minimum(ltrb[:, 3], wb) - np.maximum(ltrb[:, 1], wt)
-        isect = np.clip(iw, 0, None) * np.clip(ih, 0, None)
-        area = (ltrb[:, 2] - ltrb[:, 0]) * (ltrb[:, 3] - ltrb[:, 1])
-        with np.errstate(divide='ignore', invalid='ignore'):
-            visible = np.where(area > 0, isect / area, 0.0)
-        return np.flatnonzero(visible > visible_thresh)
 
-    def rows_of(self, gid, annot_ids):
-        """Rows of :meth:`for_image` holding those of ``annot_ids`` in image ``gid``."""
-        aids = self.for_image(gid).aids
-        return np.flatnonzero(np.isin(aids, np.asarray(list(annot_ids), dtype=np.int64)))
+def frame_detections(index, gid, rows, matrix, parts, classes, frame_index=0):
+    """
+    The annotations at ``rows`` of image ``gid`` mapped by the 3x3 ``matrix``
+    (image pixels to window pixels), as ``kwimage.Detections``: boxes (xywh;
+    the bounding box of the mapped corners), polygons and keypoints, with
+    ``aids``, ``cids`` and meta ``classes, gid, rel_frame_index``.
+    """
+    import kwimage
+    img = index.for_image(gid)
+    m = np.asarray(matrix, dtype=np.float64)
+    (a, b, c), (d, e, f) = m[0:2].tolist()
+    axis_aligned = b == 0 and d == 0 and a > 0 and e > 0
+    if axis_aligned:
+        xywh = img.xywh.take(rows, axis=0)
+        if a != 1 or e != 1:
+            np.multiply(xywh, (a, e, a, e), out=xywh)
+        np.add(xywh, (c, f, 0.0, 0.0), out=xywh)
+    else:
+        xywh = _warped_boxes(img.ltrb.take(rows, axis=0), m)
+    n = len(rows)
+    polys = kpts = None
+    if 'segmentation' in parts and not img.polygons.empty:
+        polys = _polygons(img.polygons, rows.tolist(), m, axis_aligned)
+    if 'keypoints' in parts and not img.keypoints.empty:
+        kpts = _keypoints(img.keypoints, rows.tolist(), m, axis_aligned)
+    return kwimage.Detections(
+        data={'boxes': kwimage.Boxes(xywh, 'xywh', canonical=True),
+              'keypoints': kwimage.PointsList([None] * n if kpts is None else kpts,
+                                              {'classes': index.kp_classes}),
+              'segmentations': kwimage.PolygonList([None] * n if polys is None else polys),
+              'aids': img.aids.take(rows), 'cids': img.cids.take(rows)},
+        meta={'classes': classes, 'gid': gid, 'rel_frame_index': frame_index})
 
-    def geometry(self, aid):
-        """An annotation's parsed ``(MultiPolygon | None, Points | None)``."""
-        geom = self._geometry.get(aid, None)
-        if geom is None:
-            geom = self._geometry[aid] = self._parse_geometry(self.dset.anns[aid])
-        return geom
 
-    def _parse_geometry(self, ann):
-        import kwimage
-        sseg = ann.get('segmentation', None)
-        poly = None
-        if sseg:
-            img = self.dset.imgs[ann['image_id']]
-            dims = (img.get('height', None), img.get('width', None))
-            poly = kwimage.Segmentation.coerce(sseg, dims=dims).to_multi_polygon()
-        return poly, self._parse_keypoints(ann.get('keypoints', None))
+def _warped_boxes(ltrb, m):
+    """xywh bounding boxes of the boxes' four corners mapped by ``m``."""
+    corners = ltrb[:, [0, 1, 2, 1, 2, 3, 0, 3]].reshape(-1, 4, 2)
+    xy = corners @ m[0:2, 0:2].T + m[0:2, 2]
+    lt = xy.min(axis=1)
+    return np.concatenate([lt, xy.max(axis=1) - lt], axis=1)
 
-    def _parse_keypoints(self, kpts):
-        import kwimage
-        if not kpts:
-            return None
-        if isinstance(kpts[0], dict):
-            xy = np.array([kp['xy'] for kp in kpts], dtype=np.float64).reshape(-1, 2)
-            id_to_idx = self.kp_classes.id_to_idx if self.kp_classes is not None else {}
-            idxs = np.array([id_to_idx.get(kp.get('keypoint_category_id', None), -1)
-                             for kp in kpts], dtype=np.int64)
-            return kwimage.Points(xy=xy, class_idxs=idxs, classes=self.kp_classes)
-        return kwimage.Points.from_coco(kpts, classes=self.kp_classes)
 
-    def frame_detections(self, gid, rows, offset, parts, classes, frame_index=0,
-                         scale=None, warp=None):
-        """
-        The annotations at ``rows`` of image ``gid`` in window coordinates,
-        as ``kwimage.Detections``: warped by ``warp`` (image to video space,
-        when it is not the identity), shifted by ``offset = (dx, dy)``, then
-        multiplied by ``scale = (sx, sy)`` when the window was resampled.
-        """
-        import kwimage
-        boxes = self.for_image(gid)
-        aids = boxes.aids[rows]
-        cids = boxes.cids[rows]
-        ltrb = boxes.ltrb[rows]
-        if warp is not None:
-            ltrb = kwimage.Boxes(ltrb, 'ltrb').warp(warp).to_ltrb().data
-        xywh = np.empty_like(ltrb)
-        xywh[:, 0] = ltrb[:, 0] + offset[0]
-        xywh[:, 1] = ltrb[:, 1] + offset[1]
-        xywh[:, 2] = ltrb[:, 2] - ltrb[:, 0]
-        xywh[:, 3] = ltrb[:, 3] - ltrb[:, 1]
-        if scale is not None:
-            xywh *= np.array([scale[0], scale[1], scale[0], scale[1]])
-        want_polys = 'segmentation' in parts
-        want_kpts = 'keypoints' in parts
-        polys, kpts = [], []
-        for aid in aids.tolist():
-            poly, pts = self.geometry(aid) if (want_polys or want_kpts) else (None, None)
-            polys.append(_to_window(poly, offset, scale, warp) if want_polys else None)
-            kpts.append(_to_window(pts, offset, scale, warp) if want_kpts else None)
-        rel_kpts = kwimage.PointsList(kpts)
-        rel_kpts.meta['classes'] = self.kp_classes
-        return kwimage.Detections(
-            data={'boxes': kwimage.Boxes(xywh, 'xywh'), 'keypoints': rel_kpts,
-                  'segmentations': kwimage.PolygonList(polys), 'aids': aids, 'cids': cids},
-            meta={'classes': classes, 'gid': gid, 'rel_frame_index': frame_index},
-            datakeys=['aids', 'cids'], checks=False)
+def _apply(xy, m, axis_aligned):
+    if axis_aligned:
+        return xy * (m[0, 0], m[1, 1]) + (m[0, 2], m[1, 2])
+    return xy @ m[0:2, 0:2].T + m[0:2, 2]
+
+
+def _polygons(packed, rows, m, axis_aligned):
+    """A ``kwimage.MultiPolygon`` (or None) per row, mapped by ``m``."""
+    import kwimage
+    Coords, Polygon = kwimage.Coords, kwimage.Polygon
+    xy, spans = packed.gather(rows)
+    xy = _apply(xy, m, axis_aligned)
+    out = []
+    for span in spans:
+        if span is None:
+            out.append(None)
+            continue
+        pos, _, layout = span
+        polys = []
+        for ring_lens in layout:
+            rings = []
+            for k in ring_lens:
+                rings.append(Coords(xy[pos:pos + k]))
+                pos += k
+            polys.append(Polygon(data={'exterior': rings[0], 'interiors': rings[1:]}, meta={}))
+        out.append(kwimage.MultiPolygon(polys))
+    return out
+
+
+def _keypoints(packed, rows, m, axis_aligned):
+    """A ``kwimage.Points`` (or None) per row, mapped by ``m``."""
+    import kwimage
+    Coords, Points = kwimage.Coords, kwimage.Points
+    xy, spans = packed.gather(rows)
+    xy = _apply(xy, m, axis_aligned)
+    out = []
+    for span in spans:
+        if span is None:
+            out.append(None)
+            continue
+        start, stop, (extra, meta) = span
+        data = dict(extra)
+        data['xy'] = Coords(xy[start:stop])
+        out.append(Points(data=data, meta=meta))
+    return out
 
 
 def annots_dict(frame_dets, legacy=True):
@@ -191,26 +213,19 @@ def annots_dict(frame_dets, legacy=True):
     if len(frame_dets) == 1:
         data = frame_dets[0].data
         boxes, ssegs, kpts = data['boxes'], data['segmentations'], data['keypoints']
+        aids, cids = data['aids'], data['cids']
+        frame_index = np.zeros(len(aids), dtype=np.int64)
+        if frame_dets[0].meta['rel_frame_index']:
+            frame_index += frame_dets[0].meta['rel_frame_index']
     else:
         boxes = kwimage.Boxes.concatenate([d.data['boxes'] for d in frame_dets])
         ssegs = kwimage.PolygonList([p for d in frame_dets for p in d.data['segmentations'].data])
         kpts = kwimage.PointsList([p for d in frame_dets for p in d.data['keypoints'].data])
         kpts.meta['classes'] = frame_dets[0].data['keypoints'].meta.get('classes', None)
-    annots.update({
-        'aids': np.concatenate([d.data['aids'] for d in frame_dets]),
-        'cids': np.concatenate([d.data['cids'] for d in frame_dets]),
-        'rel_frame_index': np.concatenate([np.full(len(d), d.meta['rel_frame_index'], dtype=np.int64)
-                                           for d in frame_dets]),
-        'rel_boxes': boxes, 'rel_ssegs': ssegs, 'rel_kpts': kpts,
-    })
+        aids = np.concatenate([d.data['aids'] for d in frame_dets])
+        cids = np.concatenate([d.data['cids'] for d in frame_dets])
+        frame_index = np.concatenate([np.full(len(d), d.meta['rel_frame_index'], dtype=np.int64)
+                                      for d in frame_dets])
+    annots.update({'aids': aids, 'cids': cids, 'rel_frame_index': frame_index,
+                   'rel_boxes': boxes, 'rel_ssegs': ssegs, 'rel_kpts': kpts})
     return annots
-
-
-def _to_window(geometry, offset, scale, warp=None):
-    """A polygon or points (image space) in window coordinates, or None."""
-    if geometry is None:
-        return None
-    if warp is not None:
-        geometry = geometry.warp(warp)
-    geometry = geometry.translate(offset)
-    return geometry if scale is None else geometry.scale(scale)

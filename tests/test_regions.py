@@ -181,3 +181,43 @@ def test_demo_probs_follow_the_tree():
     probs = tree._demo_probs(num=3, rng=0)
     roots = [tree.node_to_idx[n] for n in ndsampler.category_tree.source_nodes(tree.graph)]
     assert probs.shape == (3, len(tree)) and np.allclose(probs[:, roots].sum(axis=1), 1)
+
+
+def test_too_few_negatives_raise_a_typed_error(dset):
+    from ndsampler.errors import NdsamplerError, NegativeSamplingError
+    index = FrameIntersectionIndex.from_coco(dset)
+    with pytest.raises(NegativeSamplingError) as info:
+        index.random_negatives(2, window_size=(1000, 1000), rng=0, patience=3)
+    assert isinstance(info.value, RuntimeError) and isinstance(info.value, NdsamplerError)
+    assert str(info.value) == 'found only 0 of 2 negative windows in 6 draws'
+
+
+def test_regions_share_one_annotation_index(dset):
+    from ndsampler.annot_index import AnnotIndex
+    index = AnnotIndex(dset)
+    regions = ndsampler.CocoRegions(dset, verbose=0, annot_index=index)
+    assert regions.annot_index is index and regions.isect_index.annot_index is index
+    region = kwimage.Boxes([[100, 85, 30, 30]], 'xywh')   # covers half of annotation 2
+    assert regions.overlapping_aids(1, region) == [2]
+    assert regions.overlapping_aids(1, region, visible_thresh=0.5) == []
+    assert regions.overlapping_aids(1, region, visible_thresh=0.49) == [2]
+
+
+def test_image_grid_windows_mostly_covered_by_ignore_boxes_are_neither(dset):
+    from ndsampler.sample_grids import new_image_sample_grid
+    dset.add_category('ignore', id=3)
+    # image 3 is 130 x 100: windows of 50 x 50 at x = 0, 50, 80 and y = 0, 50
+    dset.add_annotation(image_id=3, category_id=3, bbox=[80, 0, 50, 40], id=5)
+    grid = new_image_sample_grid(dset, (50, 50), verbose=0)
+    status = {}
+    for i, target in enumerate(grid['targets'], start=1):
+        if target['gid'] == 3:
+            sl_y, sl_x = target['slices']
+            kind = ('pos' if i in grid['positives_indexes'] else
+                    'neg' if i in grid['negatives_indexes'] else 'neither')
+            status[(sl_y.start, sl_x.start)] = (kind, target['aids'])
+    assert status == {
+        (0, 0): ('pos', [4]),            # annotation 4 (a dog) at [0, 0, 5, 5]
+        (0, 50): ('neg', [5]),           # ignore covers 20 x 40 of 50 x 50: 32%
+        (0, 80): ('neither', [5]),       # ignore covers 50 x 40: 80% > 60%
+        (50, 0): ('neg', []), (50, 50): ('neg', []), (50, 80): ('neg', [])}

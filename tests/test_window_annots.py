@@ -1,0 +1,212 @@
+"""The shared annotation index: window queries, and annotations in window coordinates."""
+import pickle
+
+import kwcoco
+import kwimage
+import numpy as np
+import pytest
+
+from ndsampler.annot_index import AnnotIndex
+from ndsampler.isect_indexer import FrameIntersectionIndex
+from ndsampler.window_annots import parse_with_annots, sample_annots, window_aids
+
+
+class Window:
+    """A stand-in sample spec: the padded window ``(x0, y0, x1, y1)`` in space
+    pixels, an optional ``(sx, sy)`` scale and image-to-space warps per frame."""
+
+    def __init__(self, gids, ltrb, scale=None, warps=None):
+        self.gids = tuple(gids)
+        self.ltrb = ltrb
+        self.scale = scale
+        self.warps = warps or [None] * len(self.gids)
+
+    def image_to_window(self, i):
+        x0, y0 = self.ltrb[0:2]
+        sx, sy = self.scale or (1.0, 1.0)
+        matrix = np.array([[sx, 0, -x0 * sx], [0, sy, -y0 * sy], [0, 0, 1.0]])
+        return matrix if self.warps[i] is None else matrix @ self.warps[i]
+
+    def image_box(self, i):
+        if self.warps[i] is None:
+            return tuple(float(v) for v in self.ltrb)
+        x0, y0, x1, y1 = self.ltrb
+        corners = np.array([[x0, x1, x1, x0], [y0, y0, y1, y1], [1, 1, 1, 1.0]])
+        xy = np.linalg.inv(self.warps[i])[0:2] @ corners
+        return tuple(xy.min(axis=1).tolist() + xy.max(axis=1).tolist())
+
+
+@pytest.fixture
+def index(dset):
+    return AnnotIndex(dset, dset.keypoint_categories())
+
+
+def brute_force_rows(ltrb, window, visible_thresh=0.0):
+    """The reference query: every box of the image tested."""
+    wl, wt, wr, wb = window
+    hit = (ltrb[:, 0] <= wr) & (ltrb[:, 2] >= wl) & (ltrb[:, 1] <= wb) & (ltrb[:, 3] >= wt)
+    if visible_thresh > 0:
+        iw = np.clip(np.minimum(ltrb[:, 2], wr) - np.maximum(ltrb[:, 0], wl), 0, None)
+        ih = np.clip(np.minimum(ltrb[:, 3], wb) - np.maximum(ltrb[:, 1], wt), 0, None)
+        area = (ltrb[:, 2] - ltrb[:, 0]) * (ltrb[:, 3] - ltrb[:, 1])
+        with np.errstate(divide='ignore', invalid='ignore'):
+            hit = np.where(area > 0, iw * ih / area, 0.0) > visible_thresh
+    return np.flatnonzero(hit)
+
+
+def test_annotations_are_shifted_into_the_window(dset, index):
+    # annotation 1: bbox [10, 20, 30, 40], square polygon, keypoint (25, 40)
+    annots = sample_annots(index, Window([1], (5, 10, 45, 50)), True, 'classes')
+    assert annots['aids'].tolist() == [1] and annots['cids'].tolist() == [1]
+    assert annots['rel_boxes'].format == 'xywh'
+    assert annots['rel_boxes'].data.tolist() == [[5.0, 10.0, 30.0, 40.0]]
+    exterior = annots['rel_ssegs'].data[0].data[0].data['exterior'].data
+    assert exterior.tolist() == [[5, 10], [35, 10], [35, 50], [5, 50]]
+    points = annots['rel_kpts'].data[0]
+    assert points.xy.tolist() == [[20.0, 30.0]] and points.data['class_idxs'].tolist() == [0]
+    assert annots['rel_kpts'].meta['classes'] is index.kp_classes
+    dets = annots['frame_dets'][0]
+    assert (dets.meta['gid'], dets.meta['rel_frame_index'], dets.meta['classes']) == (1, 0, 'classes')
+    assert annots['rel_frame_index'].tolist() == [0]
+
+
+def test_a_scaled_window_scales_boxes_polygons_and_keypoints(index):
+    annots = sample_annots(index, Window([1], (0, 0, 50, 70), scale=(0.5, 0.25)), True, None)
+    assert annots['rel_boxes'].data.tolist() == [[5.0, 5.0, 15.0, 10.0]]
+    exterior = annots['rel_ssegs'].data[0].data[0].data['exterior'].data
+    assert exterior.tolist() == [[5, 5], [20, 5], [20, 15], [5, 15]]
+    assert annots['rel_kpts'].data[0].xy.tolist() == [[12.5, 10.0]]
+
+
+def test_a_rotated_frame_gets_the_bounding_box_of_its_warped_corners(index):
+    # image to space: rotate 90 degrees (x, y) -> (-y, x), then shift by (100, 0)
+    warp = np.array([[0, -1, 100], [1, 0, 0], [0, 0, 1.0]])
+    annots = sample_annots(index, Window([1], (30, 0, 90, 50), warps=[warp]), True, None)
+    # bbox ltrb [10, 20, 40, 60] -> space x in [40, 80], y in [10, 40]; window starts at (30, 0)
+    assert annots['aids'].tolist() == [1]
+    assert annots['rel_boxes'].data.tolist() == [[10.0, 10.0, 40.0, 30.0]]
+    exterior = annots['rel_ssegs'].data[0].data[0].data['exterior'].data
+    assert exterior.tolist() == [[50, 10], [50, 40], [10, 40], [10, 10]]
+
+
+def test_boxes_touching_the_window_edge_count_but_are_not_visible(index):
+    # annotation 2 is ltrb [100, 80, 120, 90]: the window's right edge is its left edge
+    touching = Window([1], (60, 60, 100, 100))
+    assert window_aids(index, touching) == [2]
+    assert window_aids(index, touching, visible_thresh=0.01) == []
+    half = Window([1], (110, 0, 200, 200))
+    assert window_aids(index, half, visible_thresh=0.49) == [2]
+    assert window_aids(index, half, visible_thresh=0.5) == []
+    annots = sample_annots(index, half, 'boxes', None, visible_thresh=0.5)
+    assert annots['aids'].tolist() == [] and annots['rel_boxes'].data.shape == (0, 4)
+
+
+def test_annot_ids_replace_the_lookup_within_each_frame_image(index):
+    far = Window([1, 3], (1000, 1000, 1010, 1010))
+    annots = sample_annots(index, far, True, None, annot_ids=[4, 2, 99])
+    assert annots['aids'].tolist() == [2, 4]
+    assert annots['rel_frame_index'].tolist() == [0, 1]
+    assert annots['rel_boxes'].data.tolist() == [[-900.0, -920.0, 20.0, 10.0],
+                                                [-1000.0, -1000.0, 5.0, 5.0]]
+    assert [len(d) for d in annots['frame_dets']] == [1, 1]
+
+
+def test_window_aids_match_the_sample_annotations(index):
+    for ltrb in [(0, 0, 400, 300), (0, 0, 50, 50), (380, -5, 420, 5), (200, 200, 210, 210)]:
+        window = Window([1, 3], ltrb)
+        assert window_aids(index, window) == sample_annots(index, window, True, None)['aids'].tolist()
+    assert window_aids(index, Window([1, 3], (0, 0, 400, 300))) == [1, 2, 3, 4]
+
+
+def test_parts_not_asked_for_are_left_empty_and_legacy_keys_are_optional(index):
+    annots = sample_annots(index, Window([1], (0, 0, 50, 70)), 'boxes', None, legacy=False)
+    assert list(annots) == ['frame_dets']
+    dets = annots['frame_dets'][0]
+    assert dets.data['segmentations'].data == [None] and dets.data['keypoints'].data == [None]
+    assert sorted(parse_with_annots('boxes+segmentations')) == ['boxes', 'segmentation']
+
+
+def test_annotations_without_a_bbox_are_left_out(dset):
+    dset.add_annotation(image_id=1, category_id=1, id=50, segmentation=[[0, 0, 9, 0, 9, 9]])
+    index = AnnotIndex(dset)
+    assert index.for_image(1).aids.tolist() == [1, 2, 3]
+    assert window_aids(index, Window([1], (0, 0, 400, 300))) == [1, 2, 3]
+
+
+def test_flat_keypoints_and_mask_segmentations_are_parsed_like_kwimage(dset):
+    mask = np.zeros((300, 400), dtype=np.uint8)
+    mask[20:60, 10:40] = 1
+    dset.anns[1]['segmentation'] = kwimage.Mask(mask, 'c_mask').to_coco()
+    dset.anns[1]['keypoints'] = [12, 22, 2, 30, 50, 1]
+    index = AnnotIndex(dset)
+    annots = sample_annots(index, Window([1], (10, 20, 60, 80)), True, None)
+    expect = kwimage.Segmentation.coerce(dset.anns[1]['segmentation'], dims=(300, 400))
+    expect = expect.to_multi_polygon().translate((-10, -20))
+    got = annots['rel_ssegs'].data[0]
+    assert np.allclose(got.data[0].data['exterior'].data, expect.data[0].data['exterior'].data)
+    points = annots['rel_kpts'].data[0]
+    assert points.xy.tolist() == [[2.0, 2.0], [20.0, 30.0]]
+    assert points.data['visible'].tolist() == [2, 1]
+
+
+def test_the_grid_query_equals_a_brute_force_scan_on_dense_random_boxes():
+    rng = np.random.RandomState(7)
+    n = 4000
+    xy = rng.uniform(-300, 2000, size=(n, 2)).round(1)
+    wh = rng.exponential(15, size=(n, 2)).round(1)
+    wh[0:40] = rng.uniform(200, 900, size=(40, 2))   # larger than a bucket: coarser levels
+    wh[40:45] = [3e6, 20]                            # larger than every level: always scanned
+    wh[45:60] = 0                                    # empty boxes
+    wh[60] = np.nan                                  # meets nothing
+    dset = kwcoco.CocoDataset()
+    dset.add_image(file_name='x.png', id=1, width=2000, height=2000)
+    dset.add_category('thing', id=1)
+    order = rng.permutation(n)  # ids not in spatial order
+    for i in order:
+        dset.add_annotation(image_id=1, category_id=1, bbox=[*xy[i], *wh[i]], id=int(i) + 1)
+    index = AnnotIndex(dset)
+    img = index.for_image(1)
+    grid = img.grid
+    assert len(grid.levels) >= 2 and grid.scan.tolist() == [40, 41, 42, 43, 44, 60]
+    assert img.aids.tolist() == list(range(1, n + 1))
+    ltrb = img.ltrb
+    corner = rng.uniform(-600, 2300, size=(300, 2))
+    windows = [tuple(v) for v in np.concatenate([corner, corner + rng.uniform(0, 400, (300, 2))], 1)]
+    # windows whose edges are exactly some box edges, and windows partly or fully outside
+    for k in range(100):
+        box = ltrb[rng.randint(n)]
+        windows.append((box[2], box[3], box[2] + 50, box[3] + 50))
+        windows.append((box[0] - 64, box[1] - 64, box[0], box[1]))
+    windows += [(-5000, -5000, -4000, -4000), (-400, -400, 5, 5), (1990, 1990, 2500, 2500)]
+    for window in windows:
+        for thresh in (0.0, 0.3):
+            expect = brute_force_rows(ltrb, window, thresh)
+            got = index.overlapping_rows(1, window, thresh)
+            assert got.tolist() == expect.tolist(), (window, thresh)
+    assert sum(index.overlapping_rows(1, w).size for w in windows) > 10 * len(windows)
+
+
+def test_the_index_pickles_without_its_arrays(dset, index):
+    index.overlapping_rows(1, (0, 0, 10, 10))
+    assert index.for_image(1).polygons is not None
+    clone = pickle.loads(pickle.dumps(index))
+    assert clone._images == {} and clone.kp_classes.idx_to_node == index.kp_classes.idx_to_node
+    assert len(pickle.dumps(index)) < len(pickle.dumps((dset, index.kp_classes))) + 200
+    assert window_aids(clone, Window([1], (0, 0, 50, 50))) == [1]
+
+
+def test_the_intersection_index_answers_from_the_shared_index(dset, index):
+    isect = FrameIntersectionIndex.from_coco(dset, annot_index=index)
+    assert isect.annot_index is index
+    assert isect.overlapping_aids(1, [100, 0, 400, 300]) == [2, 3]
+    assert isect.qtrees[1].aid_to_ltrb[1].tolist() == [10, 20, 40, 60]
+
+
+def test_images_without_a_size_are_indexed_and_skipped_for_negatives(dset):
+    del dset.imgs[2]['width'], dset.imgs[2]['height']
+    isect = FrameIntersectionIndex.from_coco(dset)
+    assert (isect.qtrees[2].width, isect.qtrees[2].height) == (None, None)
+    gids, _ = isect.random_negatives(20, window_size=(4, 4), rng=0)
+    assert 2 not in gids.tolist() and len(gids) == 20
+    sized = FrameIntersectionIndex.from_coco(dset, image_dims=lambda gid: (50, 70))
+    assert (sized.qtrees[2].width, sized.qtrees[2].height) == (70, 50)
