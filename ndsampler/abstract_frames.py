@@ -29,13 +29,14 @@ import ubelt as ub
 from ndsampler import windows
 from ndsampler._backends import coerce_backend_config, make_backend
 from ndsampler._handles import HANDLES
-from ndsampler.errors import (BackendConfigError, InvalidTargetError, UnknownChannelError,
-                              UnknownIdError)
+from ndsampler.errors import (BackendConfigError, InvalidTargetError, InvalidTargetTypeError,
+                              UnknownChannelError, UnknownIdError)
 
 #: One file of an image: its path, its channel names (``None`` when the
-#: dataset does not name them) and whether it is aligned with the image
-#: (no warp), which is what the fast path needs.
-Part = namedtuple('Part', ['fpath', 'channels', 'aligned'])
+#: dataset does not name them), whether it is aligned with the image (no
+#: warp), which is what the fast path needs, and whether it is the image's
+#: main file (whose channels a request without ``channels`` gets).
+Part = namedtuple('Part', ['fpath', 'channels', 'aligned', 'main'])
 
 #: How to read a channel selection: for each part used, the part index, the
 #: band indices to take from it and the output position of the first (both
@@ -51,10 +52,36 @@ BandPlan = namedtuple('BandPlan', ['reads', 'names', 'missing'])
 ImageHandle = namedtuple('ImageHandle', ['dims', 'dtype', 'nbands', 'names', 'reads',
                                          'missing', 'warped'])
 
-ALL_CHANNELS = (None, '<all>')
+#: The channel request for every band of every part of an image.
+ALL_CHANNELS = '<all>'
 
 #: Distinguishes the handles of different frames objects in the shared pool.
 _NAMESPACES = itertools.count()
+
+
+def channel_code(channels):
+    """
+    A channel request as a hashable code: ``None`` (the image's main file),
+    ``'<all>'`` (every part), or a kwcoco channel code string; kwcoco
+    ``FusedChannelSpec`` / ``ChannelSpec`` objects and lists of names are
+    accepted.
+
+    Example:
+        >>> import kwcoco
+        >>> channel_code(kwcoco.FusedChannelSpec.coerce('r|g')), channel_code(['r', 'g'])
+        ('r|g', 'r|g')
+        >>> channel_code(None), channel_code('<all>')
+        (None, '<all>')
+    """
+    if channels is None or channels is ub.NoParam or isinstance(channels, str):
+        return None if channels is ub.NoParam else channels
+    spec = getattr(channels, 'spec', None)
+    if isinstance(spec, str):
+        return spec
+    if isinstance(channels, (list, tuple)) and all(isinstance(c, str) for c in channels):
+        return '|'.join(channels)
+    raise InvalidTargetTypeError(
+        "channels must be a kwcoco channel code or spec, got {!r}".format(channels))
 
 
 def output_dtype(dtype, fill):
@@ -71,16 +98,20 @@ def output_dtype(dtype, fill):
     return dtype
 
 
-def allocate(shape, dtype, fill, covered):
-    """An output buffer: uninitialised when the data covers it, else filled."""
-    if covered:
+def allocate(shape, dtype, spec, covered):
+    """
+    An output buffer: uninitialised when the data covers it or a ``np.pad``
+    mode fills the rest, else filled with the spec's constant.
+    """
+    fill = spec.fill
+    if covered or fill is None:
         return np.empty(shape, dtype)
     if fill == 0:
         return np.zeros(shape, dtype)
     try:
         return np.full(shape, fill, dtype)
     except (OverflowError, ValueError, TypeError):
-        raise InvalidTargetError('cannot pad {} data with {!r}'.format(dtype, fill)) from None
+        raise InvalidTargetError('padkw={!r} cannot fill {} data'.format(spec.padkw, dtype)) from None
 
 
 class Frames:
@@ -158,27 +189,31 @@ class Frames:
 
     def band_plan(self, image_id, channels=None, missing_ok=False):
         """
-        Which bands of which parts make up ``channels`` (a kwcoco channel
-        code, ``'<all>'`` or ``None`` for every band), in that order.  With
-        ``missing_ok`` a channel the image lacks is listed in ``missing``
-        instead of raising ``UnknownChannelError``.
+        Which bands of which parts make up ``channels`` (see
+        :func:`channel_code`), in that order: ``None`` is the bands of the
+        image's main file (every part when it has none, as for a kwcoco
+        image made only of assets), ``'<all>'`` every band of every part.
+        With ``missing_ok`` a channel the image lacks is listed in
+        ``missing`` instead of raising ``UnknownChannelError``.
         """
-        key = (image_id, None if channels in ALL_CHANNELS else str(channels), missing_ok)
+        key = (image_id, channels, missing_ok)
         plan = self._plans.get(key, None)
         if plan is None:
-            plan = self._plans[key] = self._make_band_plan(image_id, key[1], missing_ok)
+            plan = self._plans[key] = self._make_band_plan(image_id, channels, missing_ok)
         return plan
 
     def _make_band_plan(self, image_id, channels, missing_ok):
         parts = self._lookup_parts(image_id)
-        if channels is None:
+        if channels is None or channels == ALL_CHANNELS:
+            used = [i for i, part in enumerate(parts) if part.main or channels == ALL_CHANNELS]
+            used = used or list(range(len(parts)))
             names = []
-            for part in parts:
-                if part.channels is None:
+            for i in used:
+                if parts[i].channels is None:
                     names = None
                     break
-                names.extend(part.channels)
-            return BandPlan([(i, None, None) for i in range(len(parts))], names, [])
+                names.extend(parts[i].channels)
+            return BandPlan([(i, None, None) for i in used], names, [])
         from delayed_image.channel_spec import ChannelSpec
         wanted = ChannelSpec.coerce(channels).fuse().normalize().as_list()
         where = {}
@@ -205,14 +240,14 @@ class Frames:
 
     def open(self, image_id, channels=None, missing_ok=False):
         """
-        The :data:`ImageHandle` of an image for a channel selection, from
+        The :data:`ImageHandle` of an image for a channel selection (a
+        :func:`channel_code`), from
         this process's handle pool: the parts' caches are built (under their
         locks) and opened the first time, and the handle answers both the
         image's size and its reads.
         """
-        key = (self._namespace, image_id, None if channels in ALL_CHANNELS else str(channels),
-               missing_ok)
-        return HANDLES.get(key, lambda: self._open(image_id, channels, missing_ok))
+        return HANDLES.get((self._namespace, image_id, channels, missing_ok),
+                           lambda: self._open(image_id, channels, missing_ok))
 
     def _open(self, image_id, channels, missing_ok):
         plan = self.band_plan(image_id, channels, missing_ok)
@@ -264,7 +299,7 @@ class Frames:
             place = spec.placement(*handle.dims)
             covered = place is not None and place[1] == (0, out_h, 0, out_w)
             out = allocate((out_h, out_w, handle.nbands), output_dtype(handle.dtype, spec.fill),
-                           spec.fill, covered)
+                           spec, covered)
             fill_frame(out, spec, handle, place)
             return out
         warped = {index: self._read_warped(spec, index) for index, handle in enumerate(handles)
@@ -280,7 +315,7 @@ class Frames:
                   for index, handle in enumerate(handles)]
         covered = all(index in warped or (p is not None and p[1] == (0, out_h, 0, out_w))
                       for index, p in enumerate(places))
-        out = allocate((len(handles), out_h, out_w, nbands.pop()), dtype, spec.fill, covered)
+        out = allocate((len(handles), out_h, out_w, nbands.pop()), dtype, spec, covered)
         for index, handle in enumerate(handles):
             if index in warped:
                 out[index] = warped[index]
@@ -294,7 +329,7 @@ class Frames:
         Numpy-style ``(y, x)`` slices of an image, clipped to it (negative
         stops count from the end, as in ``arr[:-20, :-10]``).
         """
-        channels = None if channels is ub.NoParam else channels
+        channels = channel_code(channels)
         handle = self.open(image_id, channels)
         if height is None or width is None:
             height, width = handle.dims
@@ -310,7 +345,7 @@ class Frames:
         A whole image.  With the ``'npy'`` backend this is the cache's
         read-only ``np.memmap``; ``cache=False`` decodes the source instead.
         """
-        channels = None if channels is ub.NoParam else channels
+        channels = channel_code(channels)
         parts = self._lookup_parts(image_id)
         if noreturn:
             for part in parts:
@@ -397,7 +432,7 @@ class SimpleFrames(Frames):
             fpath = self.id_to_path[image_id]
         except KeyError:
             raise UnknownIdError('unknown image id {!r}'.format(image_id)) from None
-        return [Part(os.fspath(fpath), None, True)]
+        return [Part(os.fspath(fpath), None, True, True)]
 
     @classmethod
     def demo(cls, **kw):

@@ -19,7 +19,7 @@ from os.path import join
 
 import numpy as np
 
-from ndsampler.abstract_frames import Frames, Part
+from ndsampler.abstract_frames import ALL_CHANNELS, Frames, Part
 from ndsampler.errors import UnknownIdError
 
 
@@ -71,14 +71,14 @@ class CocoFrames(Frames):
         parts = []
         if img.get('file_name', None):
             parts.append(Part(join(bundle, img['file_name']),
-                              channel_names(img.get('channels', None)), True))
+                              channel_names(img.get('channels', None)), True, True))
         for asset in (img.get('auxiliary', None) or []) + (img.get('assets', None) or []):
             warp = kwimage.Affine.coerce(asset.get('warp_aux_to_img', None))
             same_size = (asset.get('width', img.get('width')) == img.get('width') and
                          asset.get('height', img.get('height')) == img.get('height'))
             parts.append(Part(join(bundle, asset['file_name']),
                               channel_names(asset.get('channels', None)),
-                              bool(warp.isclose_identity() and same_size)))
+                              bool(warp.isclose_identity() and same_size), False))
         if not parts:
             raise UnknownIdError('image {!r} has no file_name and no assets'.format(image_id))
         return parts
@@ -87,18 +87,20 @@ class CocoFrames(Frames):
         img = self.dset.imgs[image_id]
         return (img['height'], img['width'])
 
-    def delayed_window(self, spec, index):
+    def delayed_window(self, spec, index, scaled=True):
         """
         Frame ``index`` of a sample as a kwcoco delayed image (nothing is
         read yet): the assets warped into image space (video space for a
-        video sample), cropped to the padded window and scaled.
+        video sample), cropped to the padded window and (when ``scaled``)
+        resampled by the spec's scale.
         """
         y0, y1, x0, x1 = spec.box
+        channels = None if spec.channels == ALL_CHANNELS else spec.channels
         delayed = self.dset.coco_image(spec.gids[index]).imdelay(
-            channels=spec.channels, space='video' if spec.video else 'image',
+            channels=channels, space='video' if spec.video else 'image',
             nodata_method='float' if spec.nodata else None)
         window = delayed.crop((slice(y0, y1), slice(x0, x1)), clip=False, wrap=False)
-        return window if spec.scale is None else window.scale(spec.scale)
+        return window if spec.scale is None or not scaled else window.scale(spec.scale)
 
     def _read_warped(self, spec, index):
         return np.asarray(self.delayed_window(spec, index).finalize())

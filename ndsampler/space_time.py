@@ -15,12 +15,16 @@ from collections import namedtuple
 import kwimage
 import numpy as np
 
+from ndsampler.abstract_frames import ALL_CHANNELS
 from ndsampler.errors import InvalidTargetError, UnknownIdError
 
 #: The frames of a space-time target: image ids in time order, the video id
 #: (or None), the ``(h, w)`` of video space, the time slice, and each
-#: frame's 3x3 image-to-video matrix (``None`` where it is the identity).
-VideoFrames = namedtuple('VideoFrames', ['gids', 'vidid', 'video_dims', 'time_slice', 'warps'])
+#: frame's 3x3 image-to-video matrix (``None`` where it is the identity),
+#: and the original's ``data_dims``: ``(frames in the video, h, w)``,
+#: ``(1, h, w)`` for one image outside a video, else ``None``.
+VideoFrames = namedtuple('VideoFrames', ['gids', 'vidid', 'video_dims', 'time_slice', 'warps',
+                                         'data_dims'])
 
 
 def video_gids(dset, vidid):
@@ -72,61 +76,82 @@ def resolve_frames(dset, target):
         if len(vidids) > 1:
             raise InvalidTargetError('gids {} belong to different videos {}'.format(gids, vidids))
         vidid = vidids.pop() if vidid is None else vidid
+        time_slice = slice(0, len(gids)) if time_slice is None else time_slice
     if vidid is not None:
         video = dset.index.videos[vidid]
         video_dims = (video['height'], video['width'])
+        data_dims = (len(dset.index.vidid_to_gids[vidid]),) + video_dims
     else:
         img = dset.imgs[gids[0]]
         video_dims = (img['height'], img['width'])
+        data_dims = (1,) + video_dims if len(gids) == 1 else None
     warps = []
     for gid in gids:
         warp = kwimage.Affine.coerce(dset.imgs[gid].get('warp_img_to_vid', None))
         warps.append(None if warp.isclose_identity() else warp.matrix)
-    return VideoFrames(gids, vidid, video_dims, time_slice, warps)
+    return VideoFrames(gids, vidid, video_dims, time_slice, warps, data_dims)
 
 
 def load_lazy_frames(frames, spec, target):
     """
     ``finalize=False``: one delayed image per frame.  ``use_native_scale``:
     per frame, each asset's window at its own resolution (a jagged list),
-    described by ``jagged_meta``; ``realign_native='largest'`` resizes a
-    frame's parts to its largest one and stacks them.
+    with ``jagged_meta`` per frame: ``gid``, ``channels`` (codes) and
+    ``chans`` (kwcoco specs) of the parts, ``align`` (each part's warp from
+    the window, also under ``warps``) and ``grid_to_part_warps`` (from video
+    space to the window, the spec's ``scale`` included).
+    ``realign_native='largest'`` resizes a frame's parts to its largest one
+    and stacks them.
     """
-    import cv2
-    delayed = [frames.delayed_window(spec, index) for index in range(len(spec.gids))]
     if not target.get('use_native_scale', False):
-        return delayed, None
+        return [frames.delayed_window(spec, index) for index in range(len(spec.gids))], None
     finalize = target.get('finalize', True)
     realign = target.get('realign_native', None)
-    if realign not in (None, 'largest'):
+    if realign not in (None, False, 'largest'):
         raise InvalidTargetError("realign_native must be None or 'largest', got {!r}".format(realign))
+    grid_to_window = kwimage.Affine(spec.space_to_window())
     out, meta = [], []
-    for gid, frame in zip(spec.gids, delayed):
-        parts, warps = frame.optimize().undo_warps(remove=['scale'], return_warps=True)
+    for index, gid in enumerate(spec.gids):
+        crop = frames.delayed_window(spec, index, scaled=False)
+        parts, align = crop.optimize().undo_warps(remove=['scale'], return_warps=True)
+        if spec.scale is not None:
+            parts = [part.warp({'scale': spec.scale}) for part in parts]
         meta.append({'gid': gid, 'channels': [part.channels.spec for part in parts],
-                     'warps': list(warps)})
+                     'chans': [part.channels for part in parts], 'align': list(align),
+                     'warps': list(align), 'grid_to_part_warps': [grid_to_window for _ in parts]})
         if not finalize:
             out.append(parts)
             continue
         arrays = [np.asarray(part.finalize()) for part in parts]
         if realign == 'largest':
-            h, w = max((a.shape[0:2] for a in arrays), key=lambda hw: hw[0] * hw[1])
-            arrays = np.concatenate([
-                a if a.shape[0:2] == (h, w) else
-                cv2.resize(a, (w, h), interpolation=cv2.INTER_LINEAR).reshape(h, w, -1)
-                for a in arrays], axis=2)
+            arrays = realign_to_largest(arrays)
         out.append(arrays)
     return out, meta
 
 
+def realign_to_largest(arrays):
+    """Resize ``(h, w, c)`` arrays to the largest one's size and stack their channels."""
+    import cv2
+    h, w = max((a.shape[0:2] for a in arrays), key=lambda hw: hw[0] * hw[1])
+    return np.concatenate([
+        a if a.shape[0:2] == (h, w) else
+        cv2.resize(a, (w, h), interpolation=cv2.INTER_LINEAR).reshape(h, w, -1)
+        for a in arrays], axis=2)
+
+
 def frame_channel_names(frames, gids, channels):
-    """Channel names of a space-time sample (the union over frames by default)."""
-    if channels not in (None, '<all>'):
+    """
+    Channel names of a space-time sample: those of ``channels`` (a
+    :func:`~ndsampler.abstract_frames.channel_code`), or, without one, the
+    union over the frames of all their channels (``None`` when a frame does
+    not name its channels).
+    """
+    if channels is not None and channels != ALL_CHANNELS:
         from delayed_image.channel_spec import ChannelSpec
         return ChannelSpec.coerce(channels).fuse().normalize().as_list()
     names = []
     for gid in gids:
-        frame_names = frames.band_plan(gid, None).names
+        frame_names = frames.band_plan(gid, ALL_CHANNELS).names
         if frame_names is None:
             return None
         names.extend(n for n in frame_names if n not in names)

@@ -421,6 +421,9 @@ class SampleSpec(NamedTuple):
         time_slice: the frames of the video taken, if any.
         frame_warps: per frame, the 3x3 image-to-space matrix, or ``None``
             where it is the identity (empty: all identity).
+        data_dims: the dimensions of the data sampled from: ``space_dims``
+            for an image, ``(frames, h, w)`` for a video (the original's
+            ``data_dims``).
     """
     gids: Tuple
     box: Tuple[int, int, int, int]
@@ -438,6 +441,7 @@ class SampleSpec(NamedTuple):
     vidid: Any = None
     time_slice: Optional[slice] = None
     frame_warps: Tuple = ()
+    data_dims: Optional[Tuple] = None
 
     def placement(self, height, width):
         """:func:`placement` of this window on a ``height x width`` raster."""
@@ -488,7 +492,7 @@ class SampleSpec(NamedTuple):
 
 
 def resolve_sample(target, space_dims, gids, channels=None, video=False, vidid=None,
-                   time_slice=None, frame_warps=()):
+                   time_slice=None, frame_warps=(), data_dims=None):
     """
     Resolve a target dict into a :class:`SampleSpec`: the one place where a
     target's centre, size, slices, ``pad``, ``scale``, ``padkw`` and
@@ -529,4 +533,5 @@ def resolve_sample(target, space_dims, gids, channels=None, video=False, vidid=N
                                      'window {} misses the image'.format(padkw, box))
     return SampleSpec(tuple(gids), box, out_dims, tuple(space_dims), space_slice, window_dims,
                       pad, scale, channels, fill, padkw, nodata, video,
-                      vidid, time_slice, tuple(frame_warps) if frame_warps else ())
+                      vidid, time_slice, tuple(frame_warps) if frame_warps else (),
+                      tuple(space_dims) if data_dims is None else data_dims)

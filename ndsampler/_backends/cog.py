@@ -18,6 +18,9 @@ Compression (``config['compress']``):
 
 Overviews are box averages (OpenCV ``INTER_AREA``, each level from the one
 below it); a JPEG source's first level is decoded straight at half size.
+
+A source that is already a tiled GeoTIFF (a COG, for instance) needs no
+conversion: it is read in place, and ``prepare`` writes nothing for it.
 """
 import math
 import os
@@ -48,15 +51,50 @@ def overview_shapes(height, width, blocksize):
 
 
 def compute_overviews(first, shapes):
-    """Box-averaged overview arrays, starting from ``first`` (level 1 or 0)."""
+    """
+    Overview arrays, each the 2x2 box average of the level below (an odd
+    last row or column averaged with its own copy), so pixel ``j`` of level
+    ``k`` covers exactly source pixels ``[j * 2**k, (j + 1) * 2**k)``; starts
+    from ``first`` (level 0, or level 1 when a JPEG decoded at half size).
+
+    Example:
+        >>> import numpy as np
+        >>> first = np.arange(15, dtype=np.float32).reshape(3, 5, 1)
+        >>> compute_overviews(first, [(2, 3)])[0][..., 0].tolist()
+        [[3.0, 5.0, 6.5], [10.5, 12.5, 14.0]]
+    """
+    import numpy as np
     from ndsampler._backends.readers import resize
     levels = []
     current = first
     for h, w in shapes:
         if current.shape[0:2] != (h, w):
+            odd_h, odd_w = current.shape[0] % 2, current.shape[1] % 2
+            if odd_h or odd_w:
+                current = np.pad(current, ((0, odd_h), (0, odd_w), (0, 0)), mode='edge')
             current = resize(current, h, w)
         levels.append(current)
     return levels
+
+
+def is_tiled_geotiff(fpath):
+    """
+    True when ``fpath`` is a GeoTIFF stored in tiles (blocks narrower than
+    the image; a striped TIFF's blocks are whole rows).  Its overviews, if
+    it has any, serve scaled reads; without them GDAL averages the full
+    resolution, which is exact but slower.
+    """
+    if ext_of(fpath) not in ('.tif', '.tiff'):
+        return False
+    from osgeo import gdal
+    try:
+        dataset = gdal.Open(os.fspath(fpath), gdal.GA_ReadOnly)
+    except RuntimeError:
+        return False  # the cache build reports the source error, naming the file
+    if dataset is None or dataset.GetDriver().ShortName != 'GTiff' or not dataset.RasterCount:
+        return False
+    block_width, _ = dataset.GetRasterBand(1).GetBlockSize()
+    return block_width != dataset.RasterXSize
 
 
 #: The pid of the process whose GDAL owns a compression thread pool.
@@ -103,6 +141,21 @@ class CogBackend(CachedBackend):
     def __init__(self, config, workdir, hashid_mode='PATH'):
         config = dict({'blocksize': 256, 'quality': 90}, **config)
         super().__init__(config, workdir, hashid_mode)
+        self._in_place = {}
+
+    def reads_in_place(self, fpath):
+        """True for a source that is already a tiled GeoTIFF (a COG, say):
+        it is read where it is, and no cache file is made."""
+        in_place = self._in_place.get(fpath, None)
+        if in_place is None:
+            in_place = self._in_place[fpath] = is_tiled_geotiff(fpath)
+        return in_place
+
+    def _publish(self, fpath):
+        return fpath if self.reads_in_place(fpath) else super()._publish(fpath)
+
+    def is_stale(self, fpath):
+        return not self.reads_in_place(fpath) and super().is_stale(fpath)
 
     def subdirs(self):
         import ubelt as ub
@@ -196,4 +249,13 @@ class CogBackend(CachedBackend):
 
     def open_reader(self, cache_fpath):
         from osgeo import gdal
-        return GdalReader(gdal.Open(cache_fpath, gdal.GA_ReadOnly), cache_fpath)
+        in_place = self._in_place.get(cache_fpath, False)
+        try:
+            dataset = gdal.Open(cache_fpath, gdal.GA_ReadOnly)
+        except RuntimeError as ex:
+            if in_place:
+                raise missing_or_unreadable(cache_fpath, ex) from None
+            if not os.path.exists(cache_fpath):
+                raise FileNotFoundError(cache_fpath) from None  # superseded: re-keyed by open()
+            raise
+        return GdalReader(dataset, cache_fpath, is_source=in_place)

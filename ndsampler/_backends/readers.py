@@ -22,13 +22,19 @@ CV2_RESIZE_DTYPES = {np.dtype(t) for t in (np.uint8, np.uint16, np.int16, np.flo
 def resize(array, height, width):
     """
     An ``(H, W, C)`` array resampled to ``(height, width, C)``: area average
-    when shrinking, bilinear when enlarging; any dtype.
+    when shrinking, bilinear when enlarging; any dtype and any number of
+    bands (OpenCV's general resize takes at most 4 at once).
 
     Example:
         >>> resize(np.arange(16, dtype=np.int32).reshape(4, 4, 1), 2, 2)[..., 0].tolist()
         [[2, 4], [10, 12]]
+        >>> resize(np.ones((41, 41, 6), np.uint16), 21, 21).shape
+        (21, 21, 6)
     """
     import cv2
+    if array.shape[2] > 4:
+        return np.concatenate([resize(array[:, :, i:i + 4], height, width)
+                               for i in range(0, array.shape[2], 4)], axis=2)
     work = array if array.dtype in CV2_RESIZE_DTYPES else array.astype(np.float64)
     shrink = height < array.shape[0]
     resized = cv2.resize(np.ascontiguousarray(work), (width, height),
@@ -58,14 +64,19 @@ class ArrayReader(Reader):
         block = self.array[ya:yb, xa:xb]
         if bands is not None:
             block = block[:, :, bands]
+        if out.dtype.kind == 'f' and block.dtype != out.dtype:
+            block = block.astype(out.dtype)  # resample in the output's precision, unrounded
         out[...] = resize(block, out.shape[0], out.shape[1])
 
 
 class GdalReader(Reader):
     """
-    Reads windows of a GDAL dataset straight into the caller's buffer; a
-    shrink is served from the finest overview that is not coarser than
-    needed.  Read failures raise ``SourceReadError`` for a source file and
+    Reads windows of a GDAL dataset straight into the caller's buffer.  A
+    shrink reads the coarsest overview whose pixels tile the window exactly
+    (overview ``k`` of factor ``2**k`` when the window's edges are multiples
+    of it) and area-averages that, so a large region costs a few tiles and
+    the result is the area average of the source window, as for the other
+    backends.  Read failures raise ``SourceReadError`` for a source file and
     ``CacheError`` for a cache file, naming it.
     """
 
@@ -79,23 +90,75 @@ class GdalReader(Reader):
         self.nbands = dataset.RasterCount
         self.dtype = np.dtype(gdal_array.GDALTypeCodeToNumericTypeCode(
             dataset.GetRasterBand(1).DataType))
+        self._levels = None
 
     def read_into(self, out, ya, yb, xa, xb, bands=None):
-        self._read(out, ya, yb, xa, xb, bands, {})
+        band_list = None if bands is None else [int(b) + 1 for b in bands]
+        self._guard(self.dataset.ReadAsArray, xa, ya, xb - xa, yb - ya,
+                    buf_obj=out.transpose(2, 0, 1), band_list=band_list)
 
     def read_resized_into(self, out, ya, yb, xa, xb, bands=None):
-        from osgeo import gdal
-        shrink = out.shape[0] < yb - ya
-        self._read(out, ya, yb, xa, xb, bands, {
-            'buf_xsize': out.shape[1], 'buf_ysize': out.shape[0],
-            'resample_alg': gdal.GRIORA_Average if shrink else gdal.GRIORA_Bilinear})
+        factor = min((yb - ya) / out.shape[0], (xb - xa) / out.shape[1])
+        level = self.exact_level(factor, (ya, yb, xa, xb))
+        if level:
+            block = self._read_level(level, ya >> level, -(-yb >> level), xa >> level,
+                                     -(-xb >> level), bands)
+        else:
+            block = self.read(ya, yb, xa, xb, bands)
+        if out.dtype.kind == 'f' and block.dtype != out.dtype:
+            block = block.astype(out.dtype)  # resample in the output's precision, unrounded
+        out[...] = resize(block, out.shape[0], out.shape[1])
 
-    def _read(self, out, ya, yb, xa, xb, bands, options):
-        band_list = None if bands is None else [int(b) + 1 for b in bands]
+    def overview_levels(self):
+        """The ``k`` of each overview, by index, that halves ``k`` times (else ``None``)."""
+        if self._levels is None:
+            band = self.dataset.GetRasterBand(1)
+            levels = []
+            for index in range(band.GetOverviewCount()):
+                overview = band.GetOverview(index)
+                k = index + 1
+                exact = (overview.XSize == -(-self.width >> k) and
+                         overview.YSize == -(-self.height >> k))
+                levels.append(k if exact else None)
+            self._levels = levels
+        return self._levels
+
+    def exact_level(self, factor, box):
+        """
+        The coarsest overview level ``k`` with ``2**k <= factor`` whose pixel
+        grid the window's edges fall on, or 0 (full resolution).
+
+        Example:
+            >>> from types import SimpleNamespace
+            >>> reader = SimpleNamespace(overview_levels=lambda: [1, 2, 3])
+            >>> [GdalReader.exact_level(reader, f, (0, 64, 8, 72)) for f in (1.5, 2, 5, 100)]
+            [0, 1, 2, 3]
+            >>> GdalReader.exact_level(reader, 100, (1, 65, 8, 72))
+            0
+        """
+        best = 0
+        for k in self.overview_levels():
+            if k is None or (1 << k) > factor:
+                break
+            if any(edge % (1 << k) for edge in box):
+                break
+            best = k
+        return best
+
+    def _read_level(self, level, ya, yb, xa, xb, bands):
+        band_ids = range(1, self.nbands + 1) if bands is None else [int(b) + 1 for b in bands]
+        rows = [min(yb, -(-self.height >> level)) - ya, min(xb, -(-self.width >> level)) - xa]
+        block = np.empty((rows[0], rows[1], len(band_ids)), self.dtype)
+        for index, band_id in enumerate(band_ids):
+            overview = self.dataset.GetRasterBand(band_id).GetOverview(level - 1)
+            self._guard(overview.ReadAsArray, xa, ya, rows[1], rows[0],
+                        buf_obj=block[:, :, index])
+        return block
+
+    def _guard(self, read, xoff, yoff, xsize, ysize, **kwargs):
         try:
-            self.dataset.ReadAsArray(xa, ya, xb - xa, yb - ya, buf_obj=out.transpose(2, 0, 1),
-                                     band_list=band_list, **options)
+            read(xoff, yoff, xsize, ysize, **kwargs)
         except RuntimeError as ex:
             error = SourceReadError if self.is_source else CacheError
             raise error(errno.EIO, 'GDAL cannot read window [{}:{}, {}:{}] ({})'.format(
-                ya, yb, xa, xb, ex), self.fpath) from ex
+                yoff, yoff + ysize, xoff, xoff + xsize, ex), self.fpath) from ex
