@@ -83,6 +83,18 @@ class CocoFrames(Frames):
             raise UnknownIdError('image {!r} has no file_name and no assets'.format(image_id))
         return parts
 
+    def _build_pathinfo(self, image_id):
+        """The original's per-image record of files by channel (see :mod:`ndsampler._pathinfo`)."""
+        from ndsampler._pathinfo import build_pathinfo
+        return build_pathinfo(self, image_id)
+
+    def _lookup_pathinfo(self, image_id):
+        """:meth:`_build_pathinfo`, memoised per image."""
+        cache = self.__dict__.setdefault('_id_to_pathinfo', {})
+        if image_id not in cache:
+            cache[image_id] = self._build_pathinfo(image_id)
+        return cache[image_id]
+
     def _warped_dims(self, image_id):
         img = self.dset.imgs[image_id]
         return (img['height'], img['width'])

@@ -96,6 +96,12 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
         return str(self.n_samples)
 
     def _depends(self):
+        """
+        What ``hashid`` hashes: the dataset's kwcoco content hash (its images,
+        annotations and categories as JSON, file names as written; not the
+        pixels, ``bundle_dpath`` or ``workdir``) and the normalised backend
+        config (``'auto'`` as resolved).  Stable across processes and runs.
+        """
         return [self.dset._build_hashid(), self.frames._backend]
 
     # -- construction helpers -------------------------------------------------
@@ -419,7 +425,7 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
         params = {
             'offset': np.array([-x0, -y0]),
             'tf_rel_to_abs': np.array([[1.0 / sx, 0.0, x0], [0.0, 1.0 / sy, y0], [0.0, 0.0, 1.0]]),
-            'sample_tlbr': kwimage.Boxes(np.array([x0, y0, x1, y1]), 'ltrb'),
+            'sample_tlbr': kwimage.Boxes(np.array([x0, y0, x1, y1]), 'ltrb', canonical=True),
             'st_dims': [(y0, y1), (x0, x1)],
             'data_dims': spec.data_dims,
             'pad': spec.pad,

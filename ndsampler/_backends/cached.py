@@ -65,15 +65,18 @@ class CachedBackend(Backend):
     def is_stale(self, fpath):
         if self._cache_by_source.get(fpath, None) is not None:
             return False
+        return not _cachefile.is_intact(self.cache_fpath_of(fpath)[0])
+
+    def cache_fpath_of(self, fpath):
+        """``(cache path, key)`` the source's cache has now (keyed by its content)."""
         key = _cachefile.source_key(fpath, self.hashid_mode)
-        return not _cachefile.is_intact(_cachefile.cache_fpath(self.cache_dpath, fpath, key, self.ext))
+        return _cachefile.cache_fpath(self.cache_dpath, fpath, key, self.ext), key
 
     def _publish(self, fpath):
         """The published cache path of a source, building it if needed."""
         dst = self._cache_by_source.get(fpath, None)
         if dst is None:
-            key = _cachefile.source_key(fpath, self.hashid_mode)
-            dst = _cachefile.cache_fpath(self.cache_dpath, fpath, key, self.ext)
+            dst, key = self.cache_fpath_of(fpath)
             family = glob.escape(dst[:-len(key) - len(self.ext)]) + '*' + glob.escape(self.ext)
             _cachefile.build_once(dst, lambda tmp: self.build(fpath, tmp), self.is_valid,
                                   family_glob=family)
