@@ -1,16 +1,75 @@
 """
 Shared fixtures: a small kwcoco dataset with known pixels and annotations,
 and a sampler per backend (``None``, ``'npy'``, ``'cog'``).
+
+Optional dependencies:
+
+* GDAL. Tests that need it carry the ``gdal`` marker (or use a ``'cog'``
+  parameter from :data:`BACKEND_PARAMS`, which carries it) and are skipped
+  when ``osgeo`` does not import.  ``NDSAMPLER_TEST_BLOCK_GDAL=1`` hides an
+  installed GDAL from the whole run, spawned workers included
+  (see ``tests/_optional_deps.py``)::
+
+      NDSAMPLER_TEST_BLOCK_GDAL=1 .venv/bin/python -m pytest tests -q -p no:randomly
+
+* torch. Tests that need it call ``pytest.importorskip('torch')``;
+  ``NDSAMPLER_TEST_BLOCK_TORCH=1`` hides an installed torch.
 """
-import os
+import _optional_deps
 
-import kwcoco
-import kwimage
-import numpy as np
-import pytest
+HIDDEN = _optional_deps.apply()  # before anything imports ndsampler, osgeo or torch
 
+import os  # NOQA: E402
+
+import kwcoco  # NOQA: E402
+import kwimage  # NOQA: E402
+import numpy as np  # NOQA: E402
+import pytest  # NOQA: E402
+
+HAVE_GDAL = _optional_deps.gdal_importable()
+
+#: Skip a test (or a parameter) unless GDAL's Python bindings import.
+requires_gdal = pytest.mark.gdal
+
+#: Every backend; the ``backend`` fixtures here and in
+#: ``test_backend_conformance.py`` run over this one list, so a new backend
+#: joins every shared test by being appended here.
 BACKENDS = [None, 'npy', 'cog']
-BACKEND_IDS = ['none', 'npy', 'cog']
+#: Marks of backends that need an optional dependency.
+BACKEND_MARKS = {'cog': [requires_gdal]}
+BACKEND_IDS = [str(b).lower() for b in BACKENDS]
+
+
+def backend_param(backend, id=None):
+    """A ``pytest.param`` for a backend spec (a type or ``{'type': ..., 'config': ...}``),
+    carrying the marks of its type."""
+    type_ = backend.get('type') if isinstance(backend, dict) else backend
+    return pytest.param(backend, id=id or str(type_).lower(), marks=BACKEND_MARKS.get(type_, []))
+
+
+BACKEND_PARAMS = [backend_param(b) for b in BACKENDS]
+#: The backends that keep a cache on disk (for tests of caches only).
+CACHED_BACKEND_PARAMS = [backend_param(b) for b in BACKENDS if b is not None]
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        'markers', 'gdal: needs GDAL (osgeo.gdal_array); skipped when it does not import')
+
+
+def pytest_report_header(config):
+    return 'GDAL: {}; hidden by the environment: {}'.format(
+        'available' if HAVE_GDAL else 'not importable', HIDDEN or 'nothing')
+
+
+def pytest_collection_modifyitems(config, items):
+    if HAVE_GDAL:
+        return
+    skip = pytest.mark.skip(reason='needs GDAL (osgeo) which does not import here')
+    for item in items:
+        if item.get_closest_marker('gdal') is not None:
+            item.add_marker(skip)
+
 
 RGB_SHAPE = (300, 400)      # image 1: lossless PNG, channels r|g|b
 GRAY_SHAPE = (50, 70)       # image 2: single-band PNG
@@ -72,7 +131,7 @@ def dset(dataset_dpath):
     return kwcoco.CocoDataset(os.path.join(dataset_dpath, 'data.kwcoco.json'))
 
 
-@pytest.fixture(params=BACKENDS, ids=BACKEND_IDS)
+@pytest.fixture(params=BACKEND_PARAMS)
 def backend(request):
     return request.param
 

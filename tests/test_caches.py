@@ -1,18 +1,17 @@
 """
-Cache files: built once under concurrency, atomic, keyed to the source's
-content, lossless where the source is, tiled with overviews for 'cog'.
+What each backend does that the others do not: the 'cog' files (tiles,
+overviews, compression), the 'npy' memory map, the cache layout, and the
+``None`` backend's windowed TIFF reads and its decoded-image LRU.  Behaviours
+every backend shares are in ``test_backend_conformance.py``.
 """
-import multiprocessing
 import os
-import pickle
+import threading
 
-import kwimage
 import numpy as np
 import pytest
 
 import ndsampler
-from _workers import load_windows, window_targets
-from conftest import direct_read
+from conftest import direct_read, requires_gdal
 
 
 def all_cache_files(sampler):
@@ -29,62 +28,7 @@ def cache_files(sampler):
     return data
 
 
-def test_processes_first_touching_uncached_images_agree(sampler):
-    targets = window_targets(12, seed=3)
-    payload = pickle.dumps(sampler)
-    ctx = multiprocessing.get_context('spawn')
-    with ctx.Pool(4) as pool:
-        results = pool.starmap(load_windows, [(payload, targets)] * 4)
-    serial = [sampler.load_sample(t, with_annots=False)['im'] for t in targets]
-    for result in results:
-        for got, want in zip(result, serial):
-            np.testing.assert_array_equal(got, want)
-    lossless = [t for t in targets if t['gid'] in (1, 2)]
-    for target, window in zip(targets, serial):
-        if target in lossless:
-            y0 = int(np.floor(target['cy'] - target['height'] / 2))
-            x0 = int(np.floor(target['cx'] - target['width'] / 2))
-            expected = direct_read(sampler.dset.get_image_fpath(target['gid']), y0,
-                                   y0 + target['height'], x0, x0 + target['width'])
-            np.testing.assert_array_equal(window, expected)
-    names = cache_files(sampler)
-    assert not [n for n in all_cache_files(sampler) if '.tmp-' in n or n.endswith('.lock')], names
-    if sampler.frames.cache_dpath is not None:
-        assert len(names) == 3, names
-
-
-def test_changed_source_is_never_served_from_a_stale_cache(dset, backend, tmp_path):
-    import shutil
-    src = tmp_path / 'moving.png'
-    shutil.copy(dset.get_image_fpath(1), src)
-    dset.imgs[1]['file_name'] = os.fspath(src)
-    target = {'gid': 1, 'slices': (slice(0, 30), slice(0, 30))}
-    first = ndsampler.CocoSampler(dset, workdir=tmp_path / 'w', backend=backend).load_sample(target)
-    st = os.stat(src)
-    new_pixels = 255 - kwimage.imread(src)
-    kwimage.imwrite(src, new_pixels)
-    os.utime(src, ns=(st.st_atime_ns, st.st_mtime_ns))  # restore the old mtime
-    sampler = ndsampler.CocoSampler(dset, workdir=tmp_path / 'w', backend=backend)
-    second = sampler.load_sample(target)
-    np.testing.assert_array_equal(second['im'], new_pixels[0:30, 0:30])
-    assert not np.array_equal(first['im'], second['im'])
-    names = cache_files(sampler)
-    if sampler.frames.cache_dpath is not None:
-        assert len(names) == 1, 'the stale sibling should be removed: {}'.format(names)
-
-
-def test_truncated_npy_cache_is_detected_and_rebuilt(dset, tmp_path):
-    sampler = ndsampler.CocoSampler(dset, workdir=tmp_path, backend='npy')
-    target = {'gid': 1, 'slices': (slice(100, 140), slice(200, 260))}
-    expected = sampler.load_sample(target)['im']
-    (name,) = [n for n in cache_files(sampler) if n.startswith('rgb')]
-    fpath = os.path.join(sampler.frames.cache_dpath, name)
-    with open(fpath, 'r+b') as file:
-        file.truncate(os.path.getsize(fpath) // 2)
-    fresh = ndsampler.CocoSampler(dset, workdir=tmp_path, backend='npy')
-    np.testing.assert_array_equal(fresh.load_sample(target)['im'], expected)
-
-
+@requires_gdal
 def test_cog_cache_is_tiled_with_overviews_and_lossless_for_png(dset, tmp_path):
     from osgeo import gdal
     sampler = ndsampler.CocoSampler(dset, workdir=tmp_path, backend='cog')
@@ -102,6 +46,24 @@ def test_cog_cache_is_tiled_with_overviews_and_lossless_for_png(dset, tmp_path):
     np.testing.assert_array_equal(image, direct_read(dset.get_image_fpath(1), 0, 300, 0, 400))
 
 
+@requires_gdal
+def test_cog_cache_of_a_grayscale_jpeg_has_one_band_and_overviews(tmp_path):
+    import cv2
+    import kwcoco
+    from osgeo import gdal
+    yy, xx = np.mgrid[0:600, 0:700]
+    cv2.imwrite(os.fspath(tmp_path / 'g.jpg'), ((xx + yy) % 256).astype(np.uint8))
+    dset = kwcoco.CocoDataset()
+    dset.add_image(file_name=os.fspath(tmp_path / 'g.jpg'), id=1, width=700, height=600)
+    sampler = ndsampler.CocoSampler(dset, workdir=tmp_path, backend='cog')
+    sampler.frames.prepare()
+    (name,) = cache_files(sampler)
+    ds = gdal.Open(os.path.join(sampler.frames.cache_dpath, name))
+    assert ds.RasterCount == 1 and ds.GetRasterBand(1).GetOverviewCount() == 2
+    assert ds.GetRasterBand(1).GetOverview(1).XSize == 175
+
+
+@requires_gdal
 @pytest.mark.parametrize('compress', ['LZW', 'DEFLATE', 'ZSTD', 'NONE', 'RAW'])
 def test_cog_lossless_compressions_return_exact_pixels(dset, tmp_path, compress):
     sampler = ndsampler.CocoSampler(
@@ -110,6 +72,7 @@ def test_cog_lossless_compressions_return_exact_pixels(dset, tmp_path, compress)
     np.testing.assert_array_equal(im, direct_read(dset.get_image_fpath(1), 250, 310, -4, 50))
 
 
+@requires_gdal
 def test_cog_jpeg_compression_is_lossy_but_close(dset, tmp_path):
     sampler = ndsampler.CocoSampler(
         dset, workdir=tmp_path, backend={'type': 'cog', 'config': {'compress': 'JPEG'}})
@@ -118,6 +81,7 @@ def test_cog_jpeg_compression_is_lossy_but_close(dset, tmp_path):
     assert np.abs(im.astype(int) - ref.astype(int)).mean() < 3
 
 
+@requires_gdal
 def test_cache_paths_follow_the_original_layout(dset, tmp_path):
     npy = ndsampler.CocoSampler(dset, workdir=tmp_path, backend='npy')
     cog = ndsampler.CocoSampler(dset, workdir=tmp_path, backend='cog')
@@ -129,30 +93,124 @@ def test_cache_paths_follow_the_original_layout(dset, tmp_path):
     assert cog.frames._backend['config']['compress'] == 'auto'
 
 
+def test_npy_cache_path_and_config_need_no_gdal(dset, tmp_path):
+    npy = ndsampler.CocoSampler(dset, workdir=tmp_path, backend='npy')
+    none = ndsampler.CocoSampler(dset, workdir=tmp_path, backend=None)
+    assert npy.frames.cache_dpath == os.path.join(tmp_path, '_cache', 'frames', 'npy')
+    assert none.frames.cache_dpath is None
+    assert npy.frames._backend == {'type': 'npy', 'config': {}}
+
+
 def test_npy_load_image_is_a_read_only_memmap(dset, tmp_path):
     sampler = ndsampler.CocoSampler(dset, workdir=tmp_path, backend='npy')
     image = sampler.load_image(1)
     assert isinstance(image, np.memmap) and not image.flags['WRITEABLE']
 
 
-def test_none_backend_reads_tiled_tiff_by_window(dset, tmp_path):
+@requires_gdal
+def test_none_backend_reads_a_tiled_tiff_by_window_without_decoding_it(dset, tmp_path, monkeypatch):
     from osgeo import gdal
-    from ndsampler._backends.readers import GdalReader
     tif = tmp_path / 'tiled.tif'
     gdal.Translate(os.fspath(tif), os.fspath(dset.get_image_fpath(1)), options=gdal.TranslateOptions(
         format='GTiff', creationOptions=['TILED=YES', 'BLOCKXSIZE=64', 'BLOCKYSIZE=64']))
     dset.imgs[1]['file_name'] = os.fspath(tif)
+    decodes = count_decodes(monkeypatch)
+    reads = []
+    real_read = gdal.Dataset.ReadAsArray
+
+    def read(self, xoff=0, yoff=0, xsize=None, ysize=None, *args, **kwargs):
+        reads.append((xsize or self.RasterXSize) * (ysize or self.RasterYSize))
+        return real_read(self, xoff, yoff, xsize, ysize, *args, **kwargs)
+    monkeypatch.setattr(gdal.Dataset, 'ReadAsArray', read)
     sampler = ndsampler.CocoSampler(dset, workdir=tmp_path, backend=None)
     im = sampler.load_sample({'gid': 1, 'slices': (slice(-3, 70), slice(390, 410))})['im']
     np.testing.assert_array_equal(im, direct_read(dset.get_image_fpath(1), -3, 70, 390, 410))
-    assert isinstance(sampler.frames.backend.reader(os.fspath(tif)), GdalReader)
-    assert sampler.frames.backend.decoded.nbytes == 0
+    assert reads and max(reads) <= 70 * 10, reads  # only the part of the window inside
+    assert sum(decodes.values()) == 0
 
 
-def test_none_backend_decodes_each_image_once_within_its_budget(dset, tmp_path):
+def count_decodes(monkeypatch):
+    """Count whole-image decodes by OpenCV (what the ``None`` backend uses for
+    PNG and JPEG, docs/backends.rst), keyed by the decoded ``(h, w)``."""
+    import collections
+    import cv2
+    counts = collections.Counter()
+    for name in ('imread', 'imdecode'):
+        real = getattr(cv2, name)
+
+        def counted(*args, _real=real, **kwargs):
+            result = _real(*args, **kwargs)
+            if result is not None:
+                counts[result.shape[0:2]] += 1
+            return result
+        monkeypatch.setattr(cv2, name, counted)
+    return counts
+
+
+def test_the_none_backend_decodes_each_image_once_while_they_fit(dset, tmp_path, monkeypatch):
+    decodes = count_decodes(monkeypatch)
+    sampler = ndsampler.CocoSampler(dset, workdir=tmp_path, backend=None)
+    rng = np.random.default_rng(0)
+    for _ in range(60):
+        sampler.load_sample({'gid': int(rng.integers(1, 4)), 'cx': int(rng.integers(0, 300)),
+                             'cy': int(rng.integers(0, 200)), 'width': 16, 'height': 16})
+    assert dict(decodes) == {(300, 400): 1, (50, 70): 1, (100, 130): 1}
+
+
+def test_the_none_backend_evicts_the_least_recent_image_beyond_its_budget(dset, tmp_path, monkeypatch):
+    # decoded sizes: rgb 360 000 bytes, gray 3 500, photo 39 000: all three exceed 400 000
+    decodes = count_decodes(monkeypatch)
     sampler = ndsampler.CocoSampler(dset, workdir=tmp_path, backend={'type': None, 'config': {'lru_bytes': 400_000}})
-    for gid in (1, 2, 3, 1):
+    for gid in (1, 1, 2, 3, 3, 1, 1):  # rgb is the least recent when photo arrives
         sampler.load_sample({'gid': gid, 'cx': 5, 'cy': 5, 'width': 4, 'height': 4})
+    assert dict(decodes) == {(300, 400): 2, (50, 70): 1, (100, 130): 1}
     decoded = sampler.frames.backend.decoded
     assert decoded.nbytes <= 400_000
     assert decoded.get(os.fspath(dset.get_image_fpath(1))) is not None  # 360 000 bytes, most recent
+
+
+def test_the_none_backend_serves_many_threads_within_its_budget(dset, tmp_path):
+    sampler = ndsampler.CocoSampler(dset, workdir=tmp_path, backend={'type': None, 'config': {'lru_bytes': 400_000}})
+    expected = {gid: direct_read(dset.get_image_fpath(gid), 0, 8, 0, 8) for gid in (1, 2, 3)}
+    errors = []
+
+    def hammer(seed):
+        rng = np.random.default_rng(seed)
+        try:
+            for _ in range(150):
+                gid = int(rng.integers(1, 4))
+                im = sampler.load_sample({'gid': gid, 'slices': (slice(0, 8), slice(0, 8))},
+                                         with_annots=False)['im']
+                if not np.array_equal(im, expected[gid]):
+                    errors.append('wrong pixels for gid {}'.format(gid))
+        except Exception as ex:
+            errors.append(repr(ex))
+    threads = [threading.Thread(target=hammer, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sampler.frames.backend.decoded.nbytes <= 400_000
+
+
+def test_the_decoded_image_lru_is_thread_safe():
+    from ndsampler._handles import ByteLRU
+    lru = ByteLRU(max_bytes=5 * 8)
+    errors = []
+
+    def hammer(seed):
+        rng = np.random.default_rng(seed)
+        try:
+            for _ in range(3000):
+                key = int(rng.integers(0, 12))
+                if lru.get(key) is None:
+                    lru.put(key, np.zeros(1, np.int64))
+        except Exception as ex:
+            errors.append(repr(ex))
+    threads = [threading.Thread(target=hammer, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and lru.nbytes <= 40

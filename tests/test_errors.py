@@ -1,8 +1,11 @@
 """
-Bad input gets a typed error that names the offending value.
-Runs on every backend.
+Bad input gets a typed error that names the offending value, on every
+backend; a missing GDAL gets an error that says how to install it.
 """
 import os
+import subprocess
+import sys
+import textwrap
 
 import pytest
 
@@ -43,11 +46,6 @@ BAD_TARGETS = [
 ]
 
 
-def test_a_window_entirely_outside_is_a_zero_padded_window_of_the_requested_size(sampler):
-    sample = sampler.load_sample({'gid': 1, 'cx': 5000, 'cy': -5000, 'width': 12, 'height': 7})
-    assert sample['im'].shape == (7, 12, 3) and not sample['im'].any()
-
-
 @pytest.mark.parametrize('case', BAD_TARGETS, ids=[c[0] for c in BAD_TARGETS])
 def test_bad_target_raises_a_typed_error_naming_the_value(sampler, case):
     _, target, error_type, builtin_type, needle = case
@@ -55,6 +53,13 @@ def test_bad_target_raises_a_typed_error_naming_the_value(sampler, case):
         sampler.load_sample(target)
     assert isinstance(info.value, builtin_type)
     assert needle in str(info.value)
+
+
+def test_a_padkw_fill_the_dtype_cannot_hold_is_an_invalid_target_error(sampler):
+    with pytest.raises(errors.InvalidTargetError, match='padkw') as info:
+        sampler.load_sample({'gid': 1, 'slices': (slice(-5, 5), slice(0, 10)),
+                             'padkw': {'mode': 'constant', 'constant_values': -1}})
+    assert isinstance(info.value, ValueError)
 
 
 @pytest.mark.parametrize('damage', ['missing', 'empty', 'random bytes', 'truncated png',
@@ -104,3 +109,45 @@ def test_cog_without_gdal_says_how_to_install_it(dset, tmp_path, monkeypatch):
         assert sampler.load_sample(GOOD)['im'].shape == (8, 8, 3)
     finally:
         util_gdal.have_gdal.cache_clear()
+
+
+NO_GDAL_SCRIPT = textwrap.dedent("""
+    import os, sys
+    sys.path.insert(0, {tests!r})
+    import _optional_deps
+    assert _optional_deps.apply() == ['osgeo'] and not _optional_deps.gdal_importable()
+    import kwcoco, numpy as np, ndsampler
+    from conftest import make_dataset
+    dset = make_dataset({data!r})
+    target = {{'gid': 1, 'slices': (slice(-5, 15), slice(390, 410))}}
+    windows = {{}}
+    for backend in [None, 'npy', 'auto']:
+        sampler = ndsampler.CocoSampler(dset, workdir={work!r}, backend=backend)
+        windows[backend] = sampler.load_sample(target)['im']
+        if backend == 'auto':
+            assert sampler.frames.cache_dpath.endswith(os.path.join('frames', 'npy')), sampler.frames.cache_dpath
+    assert np.array_equal(windows[None], windows['npy']) and np.array_equal(windows['npy'], windows['auto'])
+    for backend in ['cog', {{'type': 'cog', 'config': {{'compress': 'ZSTD'}}}}]:
+        try:
+            ndsampler.CocoSampler(dset, workdir={work!r}, backend=backend)
+        except ndsampler.errors.BackendUnavailableError as ex:
+            assert isinstance(ex, ImportError)
+            assert 'pip install' in str(ex) and 'libgdal-dev' in str(ex), str(ex)
+        else:
+            raise AssertionError('cog without GDAL did not raise')
+    assert 'osgeo' not in [m for m in sys.modules if sys.modules[m] is not None]
+    print('no-gdal OK')
+""")
+
+
+def test_without_gdal_none_npy_and_auto_work_and_cog_says_how_to_install_it(tmp_path):
+    """In a fresh interpreter where ``import osgeo`` fails (public API only)."""
+    tests = os.path.dirname(os.path.abspath(__file__))
+    script = NO_GDAL_SCRIPT.format(tests=tests, data=os.fspath(tmp_path / 'data'),
+                                   work=os.fspath(tmp_path / 'work'))
+    env = dict(os.environ, NDSAMPLER_TEST_BLOCK_GDAL='1')
+    env.pop('NDSAMPLER_TEST_BLOCK_TORCH', None)
+    result = subprocess.run([sys.executable, '-c', script], env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().endswith('no-gdal OK')
