@@ -27,7 +27,8 @@ import numpy as np
 import ubelt as ub
 
 from ndsampler.annot_index import AnnotIndex, as_ltrb
-from ndsampler.isect_indexer import FrameIntersectionIndex
+from ndsampler.isect_indexer import FrameIntersectionIndex, ImageSizes
+from ndsampler.sample_grids import new_image_sample_grid, new_video_sample_grid
 
 TARGET_COLUMNS = ['aid', 'gid', 'category_id', 'cx', 'cy', 'width', 'height',
                   'img_width', 'img_height']
@@ -56,27 +57,41 @@ class Targets:
         raise NotImplementedError
 
 
-def tabular_coco_targets(dset):
+def tabular_coco_targets(dset, image_dims=None):
     """
     One row per annotation with a bbox, in dataset order: its id, image,
     category, box centre and size, and image size.
 
+    Args:
+        dset (kwcoco.CocoDataset): the dataset.
+        image_dims (Callable | Mapping | ImageSizes | None): ``(h, w)`` of
+            images whose dicts lack ``width``/``height`` (see
+            :class:`~ndsampler.isect_indexer.ImageSizes`); ``-1`` where no
+            size can be found.
+
     Example:
         >>> import kwcoco
-        >>> targets = tabular_coco_targets(kwcoco.CocoDataset.demo('shapes2'))
+        >>> dset = kwcoco.CocoDataset.demo('shapes2')
+        >>> targets = tabular_coco_targets(dset)
         >>> sorted(targets.columns) == sorted(TARGET_COLUMNS)
         True
+        >>> del dset.imgs[1]['width'], dset.imgs[1]['height']
+        >>> targets = tabular_coco_targets(dset, image_dims=lambda gid: (50, 70))
+        >>> int(targets['img_width'][0]), int(targets['img_height'][0])
+        (70, 50)
     """
+    sizes = ImageSizes.coerce(dset, image_dims)
     rows = {key: [] for key in TARGET_COLUMNS}
     for aid, ann in dset.anns.items():
         bbox = ann.get('bbox', None)
         if bbox is None:
             continue
-        img = dset.imgs[ann['image_id']]
+        dims = sizes(ann['image_id'])
+        img_h, img_w = (-1, -1) if dims is None else dims
         x, y, w, h = bbox
         for key, value in zip(TARGET_COLUMNS, [
                 aid, ann['image_id'], ann.get('category_id', -1), x + w / 2.0,
-                y + h / 2.0, w, h, img.get('width', -1), img.get('height', -1)]):
+                y + h / 2.0, w, h, img_w, img_h]):
             rows[key].append(value)
     dtypes = {'cx': np.float64, 'cy': np.float64, 'width': np.float64, 'height': np.float64}
     columns = {key: np.array(values, dtype=dtypes.get(key, np.int64))
@@ -128,13 +143,32 @@ class CocoRegions(Targets, ub.NiceRepr):
         verbose (int): verbosity.
         annot_index (AnnotIndex | None): the dataset's annotation index, to
             share with a sampler (one is made on first use otherwise).
+        image_dims (Callable[[int], Tuple[int, int]] | Mapping | None):
+            ``(h, w)`` of an image whose dict lacks ``width``/``height``
+            (e.g. read from its frames); used by negatives, grids, the
+            ``img_width``/``img_height`` columns and the anchors.  Without
+            it such sizes come from the main file's header (images with
+            neither get no negatives).
+
+    Example:
+        >>> import kwcoco
+        >>> import ndsampler
+        >>> dset = kwcoco.CocoDataset.demo('shapes8')
+        >>> for img in dset.imgs.values():
+        ...     del img['width'], img['height']
+        >>> regions = ndsampler.CocoRegions(dset, image_dims=lambda gid: (600, 600), verbose=0)
+        >>> regions.preselect(n_neg=3, window_dims=(64, 64), rng=0)[1]
+        3
+        >>> int(regions.get_negative(0)['img_width'])
+        600
     """
 
-    def __init__(self, dset, workdir=None, verbose=1, annot_index=None):
+    def __init__(self, dset, workdir=None, verbose=1, annot_index=None, image_dims=None):
         self.dset = dset
         self.workdir = workdir
         self.verbose = verbose
         self._annot_index = annot_index
+        self.image_sizes = ImageSizes.coerce(dset, image_dims)
         self._targets = None
         self._isect_index = None
         self._neg_anchors = None
@@ -161,7 +195,7 @@ class CocoRegions(Targets, ub.NiceRepr):
     def targets(self):
         """Every annotation with a bbox (see :func:`tabular_coco_targets`)."""
         if self._targets is None:
-            self._targets = tabular_coco_targets(self.dset)
+            self._targets = tabular_coco_targets(self.dset, image_dims=self.image_sizes)
         return self._targets
 
     @property
@@ -176,16 +210,19 @@ class CocoRegions(Targets, ub.NiceRepr):
         """A :class:`FrameIntersectionIndex` over :attr:`annot_index`."""
         if self._isect_index is None:
             self._isect_index = FrameIntersectionIndex.from_coco(
-                self.dset, annot_index=self.annot_index)
+                self.dset, annot_index=self.annot_index, image_dims=self.image_sizes)
         return self._isect_index
 
     @property
     def neg_anchors(self):
-        """Window sizes relative to their image, ``(w, h)``, one per distinct positive size."""
+        """Window sizes relative to their image, ``(w, h)``, one per distinct
+        positive size (of images whose size is known)."""
         if self._neg_anchors is None:
             t = self.targets
-            rel = np.stack([np.asarray(t['width']) / np.maximum(np.asarray(t['img_width']), 1),
-                            np.asarray(t['height']) / np.maximum(np.asarray(t['img_height']), 1)], axis=1)
+            img_w, img_h = np.asarray(t['img_width']), np.asarray(t['img_height'])
+            known = (img_w > 0) & (img_h > 0)
+            rel = np.stack([np.asarray(t['width'])[known] / img_w[known],
+                            np.asarray(t['height'])[known] / img_h[known]], axis=1)
             self._neg_anchors = np.unique(rel.round(4), axis=0) if len(rel) else np.array([[0.1, 0.1]])
         return self._neg_anchors
 
@@ -373,11 +410,11 @@ class CocoRegions(Targets, ub.NiceRepr):
         background = self.BACKGROUND_CLASS_ID
         pool = []
         for gid, (x0, y0, x1, y1) in zip(gids.tolist(), boxes.data.tolist()):
-            img = self.dset.imgs[gid]
+            img_h, img_w = self.image_sizes(gid)   # known: negatives avoid unsized images
             w, h = size if size is not None else (x1 - x0, y1 - y0)
             pool.append({'gid': gid, 'aid': -1, 'cx': x0 + w / 2.0, 'cy': y0 + h / 2.0,
                          'width': float(w), 'height': float(h),
-                         'img_width': img.get('width', -1), 'img_height': img.get('height', -1),
+                         'img_width': img_w, 'img_height': img_h,
                          'category_id': background})
         return pool
 
@@ -385,15 +422,25 @@ class CocoRegions(Targets, ub.NiceRepr):
     def new_sample_grid(self, task, window_dims, window_overlap=0, **kwargs):
         """
         Sliding-window targets covering every image: ``'image_detection'``
-        (``{gid, slices, aids}``, ``window_dims=(h, w)``) or
-        ``'video_detection'`` (``{vidid, time_slice, space_slice, gids, aids}``,
-        ``window_dims=(t, h, w)``).
+        (:func:`new_image_sample_grid`, ``window_dims=(h, w)``) or
+        ``'video_detection'`` (:func:`new_video_sample_grid`,
+        ``window_dims=(t, h, w)``); ``kwargs`` go to that function.  The
+        grid shares this object's annotation index and image sizes.
+
+        Example:
+            >>> from ndsampler.coco_regions import CocoRegions
+            >>> regions = CocoRegions.demo()
+            >>> grid = regions.new_sample_grid('image_detection', (300, 300), verbose=0)
+            >>> len(grid['targets']), grid['positives_indexes'][0:3]
+            (32, [1, 2, 3])
         """
-        from ndsampler import sample_grids
         if task == 'image_detection':
-            return sample_grids.new_image_sample_grid(
-                self.dset, window_dims, window_overlap, isect_index=self.isect_index, **kwargs)
-        if task == 'video_detection':
-            return sample_grids.new_video_sample_grid(
-                self.dset, window_dims, window_overlap, isect_index=self.isect_index, **kwargs)
-        raise NotImplementedError('sample grid task {!r} is not supported'.format(task))
+            grid_fn = new_image_sample_grid
+        elif task == 'video_detection':
+            grid_fn = new_video_sample_grid
+        else:
+            raise NotImplementedError('sample grid task {!r} is not supported'.format(task))
+        kwargs.setdefault('image_dims', self.image_sizes)
+        if kwargs.get('use_annots', True):
+            kwargs.setdefault('isect_index', self.annot_index)
+        return grid_fn(self.dset, window_dims, window_overlap, **kwargs)

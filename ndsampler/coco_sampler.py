@@ -90,7 +90,11 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
         self._classes = self.dset.object_categories()
         self._annot_index = AnnotIndex(self.dset, self.kp_classes)
         self.regions = CocoRegions(self.dset, workdir=self.workdir, verbose=self.verbose,
-                                   annot_index=self._annot_index)
+                                   annot_index=self._annot_index, image_dims=self._frame_dims)
+
+    def _frame_dims(self, gid):
+        """``(h, w)`` of an image from its pixels, for image dicts without a size."""
+        return self.frames.open(gid).dims
 
     def __nice__(self):
         return str(self.n_samples)

@@ -27,6 +27,84 @@ from ndsampler.annot_index import AnnotIndex, as_ltrb, intersection_areas, visib
 from ndsampler.errors import NegativeSamplingError
 
 
+class ImageSizes:
+    """
+    The ``(h, w)`` of a dataset's images, looked up once each: from the
+    image dict's ``height``/``width``, else from ``image_dims`` (a callable
+    ``gid -> (h, w)`` or a mapping), else (with ``read_headers``) from the
+    header of the image's main file; ``None`` when none of these knows it.
+
+    Pickles without ``image_dims`` when that is a lambda or a local
+    function (sizes already found are kept).
+
+    Args:
+        dset (kwcoco.CocoDataset): the dataset.
+        image_dims (Callable | Mapping | ImageSizes | None): where sizes the
+            image dicts lack come from.
+        read_headers (bool): fall back to reading the main file's header.
+
+    Example:
+        >>> import kwcoco
+        >>> from ndsampler.isect_indexer import ImageSizes
+        >>> dset = kwcoco.CocoDataset.demo('shapes2')
+        >>> dset.imgs[2].pop('width')
+        600
+        >>> sizes = ImageSizes(dset, image_dims=lambda gid: (600, 601))
+        >>> sizes(1), sizes(2)
+        ((600, 600), (600, 601))
+    """
+
+    def __init__(self, dset, image_dims=None, read_headers=True):
+        self.dset = dset
+        self.image_dims = image_dims
+        self.read_headers = read_headers
+        self._known = {}
+
+    @classmethod
+    def coerce(cls, dset, image_dims=None, read_headers=True):
+        """``image_dims`` itself when it already is an :class:`ImageSizes` of ``dset``."""
+        if isinstance(image_dims, cls) and image_dims.dset is dset:
+            return image_dims
+        return cls(dset, image_dims, read_headers=read_headers)
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        source = state['image_dims']
+        qualname = getattr(source, '__qualname__', '')
+        if '<lambda>' in qualname or '<locals>' in qualname:
+            state['image_dims'] = None
+        return state
+
+    def __call__(self, gid):
+        """``(h, w)`` of image ``gid`` (ints), or ``None`` when unknown."""
+        try:
+            return self._known[gid]
+        except KeyError:
+            pass
+        dims = self._lookup(gid)
+        if dims is not None:
+            dims = (int(dims[0]), int(dims[1]))
+        self._known[gid] = dims
+        return dims
+
+    def _lookup(self, gid):
+        img = self.dset.imgs[gid]
+        height, width = img.get('height', None), img.get('width', None)
+        if height is not None and width is not None:
+            return height, width
+        source = self.image_dims
+        if source is not None:
+            dims = source(gid) if callable(source) else source.get(gid, None)
+            if dims is not None:
+                return tuple(dims)[0:2]
+        if self.read_headers and img.get('file_name', None):
+            try:
+                return kwimage.load_image_shape(self.dset.get_image_fpath(gid))[0:2]
+            except Exception:
+                return None
+        return None
+
+
 class ImageBoxIndex:
     """
     The boxes of one image, as the original's per-image tree: ``width``,
@@ -71,16 +149,27 @@ class FrameIntersectionIndex(ub.NiceRepr):
         Args:
             annot_index (AnnotIndex | None): an existing index of ``dset``
                 to share (one is made otherwise).
-            image_dims (Callable[[int], Tuple[int, int]] | None): ``(h, w)``
-                of an image whose dict lacks ``width``/``height``.
+            image_dims (Callable[[int], Tuple[int, int]] | Mapping | None):
+                ``(h, w)`` of an image whose dict lacks ``width``/``height``
+                (or an :class:`ImageSizes`).  Images of unknown size get no
+                negatives.
+
+        Example:
+            >>> import kwcoco
+            >>> from ndsampler.isect_indexer import FrameIntersectionIndex
+            >>> dset = kwcoco.CocoDataset.demo('shapes2')
+            >>> del dset.imgs[1]['width'], dset.imgs[1]['height']
+            >>> index = FrameIntersectionIndex.from_coco(dset, image_dims={1: (30, 40)})
+            >>> (index.qtrees[1].height, index.qtrees[1].width)
+            (30, 40)
         """
         if annot_index is None:
             annot_index = AnnotIndex(dset)
+        sizes = ImageSizes.coerce(dset, image_dims, read_headers=False)
         self = cls(annot_index)
-        for gid, img in dset.imgs.items():
-            width, height = img.get('width', None), img.get('height', None)
-            if (width is None or height is None) and image_dims is not None:
-                height, width = image_dims(gid)
+        for gid in dset.imgs.keys():
+            dims = sizes(gid)
+            height, width = (None, None) if dims is None else dims
             self.qtrees[gid] = ImageBoxIndex(annot_index, gid, width, height)
         self.all_gids = sorted(self.qtrees)
         return self

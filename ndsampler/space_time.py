@@ -97,9 +97,11 @@ def load_lazy_frames(frames, spec, target):
     ``finalize=False``: one delayed image per frame.  ``use_native_scale``:
     per frame, each asset's window at its own resolution (a jagged list),
     with ``jagged_meta`` per frame: ``gid``, ``channels`` (codes) and
-    ``chans`` (kwcoco specs) of the parts, ``align`` (each part's warp from
-    the window, also under ``warps``) and ``grid_to_part_warps`` (from video
-    space to the window, the spec's ``scale`` included).
+    ``chans`` (kwcoco specs) of the parts, ``warps`` (each part's warp from
+    the window to its native grid), ``align`` (the original's: the same
+    computed with ``squash_nans``, which delayed_image normalises by the
+    part's size) and ``grid_to_part_warps`` (from video space to the window,
+    the spec's ``scale`` included).
     ``realign_native='largest'`` resizes a frame's parts to its largest one
     and stacks them.
     """
@@ -113,12 +115,14 @@ def load_lazy_frames(frames, spec, target):
     out, meta = [], []
     for index, gid in enumerate(spec.gids):
         crop = frames.delayed_window(spec, index, scaled=False)
-        parts, align = crop.optimize().undo_warps(remove=['scale'], return_warps=True)
+        crop = crop.optimize()
+        parts, warps = crop.undo_warps(remove=['scale'], return_warps=True)
+        align = crop.undo_warps(remove=['scale'], squash_nans=True, return_warps=True)[1]
         if spec.scale is not None:
             parts = [part.warp({'scale': spec.scale}) for part in parts]
         meta.append({'gid': gid, 'channels': [part.channels.spec for part in parts],
                      'chans': [part.channels for part in parts], 'align': list(align),
-                     'warps': list(align), 'grid_to_part_warps': [grid_to_window for _ in parts]})
+                     'warps': list(warps), 'grid_to_part_warps': [grid_to_window for _ in parts]})
         if not finalize:
             out.append(parts)
             continue

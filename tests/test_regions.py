@@ -203,7 +203,8 @@ def test_regions_share_one_annotation_index(dset):
     assert regions.overlapping_aids(1, region, visible_thresh=0.49) == [2]
 
 
-def test_image_grid_windows_mostly_covered_by_ignore_boxes_are_neither(dset):
+def test_image_grid_windows_mostly_covered_by_ignore_boxes_are_left_out(dset):
+    # 0.8.1 drops such a window from the grid (``continue``), it is no target at all
     from ndsampler.sample_grids import new_image_sample_grid
     dset.add_category('ignore', id=3)
     # image 3 is 130 x 100: windows of 50 x 50 at x = 0, 50, 80 and y = 0, 50
@@ -219,5 +220,24 @@ def test_image_grid_windows_mostly_covered_by_ignore_boxes_are_neither(dset):
     assert status == {
         (0, 0): ('pos', [4]),            # annotation 4 (a dog) at [0, 0, 5, 5]
         (0, 50): ('neg', [5]),           # ignore covers 20 x 40 of 50 x 50: 32%
-        (0, 80): ('neither', [5]),       # ignore covers 50 x 40: 80% > 60%
+        # (0, 80) is missing: ignore covers 50 x 40 of it, 80% > 60%
         (50, 0): ('neg', []), (50, 50): ('neg', []), (50, 80): ('neg', [])}
+    n = len(grid['targets'])
+    assert sorted(grid['positives_indexes'] + grid['negatives_indexes']) == list(range(1, n + 1))
+
+
+def test_image_grid_ignore_coverage_counts_the_union_of_ignore_boxes(dset):
+    from ndsampler.sample_grids import new_image_sample_grid, union_area
+    dset.add_category('Ignore', id=3)   # names are compared in lower case
+    # two ignore boxes over the 50 x 50 window at (0, 50) of image 3: each
+    # covers 40% of it, their union 70% (> 60%), their overlap 10%
+    dset.add_annotation(image_id=3, category_id=3, bbox=[50, 0, 50, 20], id=5)
+    dset.add_annotation(image_id=3, category_id=3, bbox=[50, 15, 50, 20], id=6)
+    assert union_area(np.array([[50, 0, 100, 20], [50, 15, 100, 35]], float)) == 1750.0
+    grid = new_image_sample_grid(dset, (50, 50), verbose=0)
+    starts = [(t['slices'][0].start, t['slices'][1].start) for t in grid['targets'] if t['gid'] == 3]
+    assert starts == [(0, 0), (0, 80), (50, 0), (50, 50), (50, 80)]
+    kept = new_image_sample_grid(dset, (50, 50), ignore_coverage_thresh=0.75, verbose=0)
+    assert len(kept['targets']) == len(grid['targets']) + 1
+    none = new_image_sample_grid(dset, (50, 50), ignore_coverage_thresh=0, verbose=0)
+    assert len(none['targets']) == len(grid['targets']) + 1
