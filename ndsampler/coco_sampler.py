@@ -427,9 +427,9 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
         y0, y1, x0, x1 = spec.box
         sx, sy = (1.0, 1.0) if spec.scale is None else spec.scale
         params = {
-            'offset': np.array([-x0, -y0]),
-            'tf_rel_to_abs': np.array([[1.0 / sx, 0.0, x0], [0.0, 1.0 / sy, y0], [0.0, 0.0, 1.0]]),
-            'sample_tlbr': kwimage.Boxes(np.array([x0, y0, x1, y1]), 'ltrb', canonical=True),
+            'offset': np.array((-x0, -y0)),
+            'tf_rel_to_abs': np.array(((1.0 / sx, 0.0, x0), (0.0, 1.0 / sy, y0), (0.0, 0.0, 1.0))),
+            'sample_tlbr': kwimage.Boxes(np.array((x0, y0, x1, y1)), 'ltrb', canonical=True),
             'st_dims': [(y0, y1), (x0, x1)],
             'data_dims': spec.data_dims,
             'pad': spec.pad,

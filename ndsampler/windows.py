@@ -531,7 +531,8 @@ def resolve_sample(target, space_dims, gids, channels=None, video=False, vidid=N
         if placement(box, out_dims, None, *space_dims) is None:
             raise InvalidTargetError('padkw={!r} needs image data to pad from, but the '
                                      'window {} misses the image'.format(padkw, box))
-    return SampleSpec(tuple(gids), box, out_dims, tuple(space_dims), space_slice, window_dims,
-                      pad, scale, channels, fill, padkw, nodata, video,
+    space_dims = space_dims if type(space_dims) is tuple else tuple(space_dims)
+    return SampleSpec(gids if type(gids) is tuple else tuple(gids), box, out_dims, space_dims,
+                      space_slice, window_dims, pad, scale, channels, fill, padkw, nodata, video,
                       vidid, time_slice, tuple(frame_warps) if frame_warps else (),
-                      tuple(space_dims) if data_dims is None else data_dims)
+                      space_dims if data_dims is None else data_dims)
