@@ -6,9 +6,13 @@ image ids, category ids, boxes), grouped per image and sorted by annotation
 id.  Each image gets, on its first query, a grid of buckets (several levels,
 each four times coarser than the one below, a box living in the finest
 level whose cells are larger than it, anchored at its top-left corner), so
-that a window query only looks at the boxes near the window.  Polygons and
-keypoints are parsed once per image, on first need, into packed coordinate
-arrays.
+that a window query only looks at the boxes near the window.  A window is
+answered first from window-sized blocks (:class:`_Blocks`, built per image
+and window size class on first need): one precomputed list per block, in
+annotation-id order with its boxes' keys alongside, holds every box that can
+meet a window starting in that block, so a query is one slice and a few
+array operations, with no concatenation or sort.  Polygons and keypoints are
+parsed once per image, on first need, into packed coordinate arrays.
 
 The query (:meth:`AnnotIndex.overlapping_rows`): a box meets a window when
 they share a point (touching edges count); with ``visible_thresh > 0`` it is
@@ -40,6 +44,9 @@ SCAN_LIMIT = 32
 LEVEL_RATIO = 4
 #: Boxes larger than the cells of the coarsest level are always scanned.
 MAX_LEVELS = 8
+#: Block layers (one per window size class) an image keeps at most; a window
+#: without its own layer then uses the next larger one, or the levels.
+MAX_BLOCK_LAYERS = 3
 
 
 class AnnotIndex:
@@ -84,6 +91,7 @@ class AnnotIndex:
         self.gids = gids[order]
         self.cids = np.array(cids, dtype=np.int64)[order]
         self.xywh = np.array(xywh, dtype=np.float64).reshape(-1, 4)[order]
+        self.xywh[:, 2:4] += 0.0    # no -0.0 sizes: shifting a box leaves its size bit for bit
         self.ltrb = np.concatenate([self.xywh[:, 0:2], self.xywh[:, 0:2] + self.xywh[:, 2:4]], axis=1)
         uniq, first = np.unique(self.gids, return_index=True)
         stops = np.append(first[1:], len(self.gids))
@@ -110,10 +118,7 @@ class AnnotIndex:
         img = self._images.get(gid, None)
         if img is None:
             img = self.for_image(gid)
-        rows = img.grid.meeting_rows(window_ltrb)
-        if visible_thresh > 0 and rows.size:
-            rows = rows[visible_fraction(img.ltrb[rows], window_ltrb) > visible_thresh]
-        return rows
+        return img.grid.rows(window_ltrb, visible_thresh)
 
     def rows_of(self, gid, annot_ids):
         """Rows of :meth:`for_image` holding those of ``annot_ids`` in image ``gid``."""
@@ -150,6 +155,50 @@ def visible_fraction(ltrb, window_ltrb):
     area = (ltrb[:, 2] - ltrb[:, 0]) * (ltrb[:, 3] - ltrb[:, 1])
     with np.errstate(divide='ignore', invalid='ignore'):
         return np.where(area > 0, isect / area, 0.0)
+
+
+def box_areas(ltrb):
+    """Each ``(N, 4)`` ltrb box's area, as :func:`visible_fraction` computes it."""
+    return (ltrb[:, 2] - ltrb[:, 0]) * (ltrb[:, 3] - ltrb[:, 1])
+
+
+def visible_mask(lines, window_ltrb, thresh, areas=None, nonzero=False):
+    """
+    ``visible_fraction(ltrb, window_ltrb) > thresh`` for ``thresh > 0``, from
+    the boxes' keys as four lines ``(l, t, -r, -b)`` (shape ``(4, k)``) and
+    their :func:`box_areas` (``nonzero``: none of them is 0).
+
+    The same floating point steps as :func:`visible_fraction` up to signs
+    (``max(-r, -wr) = -min(r, wr)``, ``a + (-b) = -(b - a)`` and the
+    product of two negated factors are exact), which only the sign of a
+    zero could tell apart, and a zero fraction never exceeds ``thresh > 0``.
+    The overlap never exceeds the area (both are rounded monotonically), so
+    ``isect / area`` exceeds ``thresh`` exactly where the original's
+    ``where(area > 0, isect / area, 0)`` does: elsewhere it is zero, negative
+    or NaN.
+
+    Example:
+        >>> lines = np.array([[0, 0, -10, -10], [5, 5, -6, -6], [8, 0, -20, -4], [3, 3, -3, -9]], dtype=float).T
+        >>> window = (0.0, 0.0, 10.0, 10.0)
+        >>> visible_mask(lines, window, 0.3).tolist()
+        [True, True, False, False]
+        >>> ltrb = lines.T * [1, 1, -1, -1]
+        >>> (visible_fraction(ltrb, window) > 0.3).tolist()
+        [True, True, False, False]
+    """
+    wl, wt, wr, wb = window_ltrb
+    if areas is None:
+        sides = lines[0:2] + lines[2:4]
+        areas = sides[0] * sides[1]
+    # (max(l, wl) - min(r, wr), max(t, wt) - min(b, wb)): minus the overlap's sides
+    inner = np.maximum(lines, np.array((wl, wt, -wr, -wb)).reshape(4, 1))
+    inner = inner[0:2] + inner[2:4]
+    np.minimum(inner, 0.0, out=inner)
+    isect = inner[0] * inner[1]
+    if nonzero or np.count_nonzero(areas) == len(areas):
+        return isect / areas > thresh
+    with np.errstate(divide='ignore', invalid='ignore'):
+        return isect / areas > thresh
 
 
 class ImageAnnots:
@@ -206,13 +255,22 @@ class BoxGrid:
     level is a CSR array (``indptr`` per cell in row-major order, the rows of
     each cell after it).  Boxes that fit no level (or are not finite) are
     always scanned.  The exact test runs on packed keys ``(l, t, -r, -b)``.
+
+    Windows are first tried on window-sized :class:`_Blocks` (built per
+    block size on first need), whose one list per block already holds every
+    candidate in row order; the levels answer the windows they cannot.
     """
 
     def __init__(self, ltrb, xywh):
         n = len(ltrb)
         self.keys = np.concatenate([ltrb[:, 0:2], -ltrb[:, 2:4]], axis=1)
+        self.lines = self.keys.T.copy() if n <= SCAN_LIMIT else None
+        with np.errstate(invalid='ignore'):
+            self.areas = box_areas(ltrb) if n <= SCAN_LIMIT else None
+        self.ltrb = ltrb
         self.levels = []
         self.scan = np.arange(0)
+        self._blocks = {}
         if n <= SCAN_LIMIT:
             return
         side = np.maximum(xywh[:, 2], xywh[:, 3])
@@ -231,6 +289,56 @@ class BoxGrid:
             self.scan = np.flatnonzero(level < 0)
             for k in np.unique(level[level >= 0]).tolist():
                 self.levels.append(_Level(ltrb, np.flatnonzero(level == k), float(sizes[k])))
+        xs, ys = ltrb[:, 0::2], ltrb[:, 1::2]
+        xs, ys = xs[np.isfinite(xs)], ys[np.isfinite(ys)]
+        if self.levels and xs.size and ys.size:
+            # block sizes are 2 ** (key / 2): from the cell size up to the
+            # size holding every finite coordinate in two blocks a side
+            self.origin = (float(xs.min()), float(ys.min()))
+            span = max(float(xs.max()) - self.origin[0], float(ys.max()) - self.origin[1], 1.0)
+            self.key_min = math.ceil(2 * math.log2(size))
+            self.key_max = max(math.ceil(2 * math.log2(span)), self.key_min)
+        else:
+            self._blocks = None
+
+    def blocks(self, key):
+        """The :class:`_Blocks` of size ``2 ** (key / 2)``, or None where refused."""
+        try:
+            return self._blocks[key]
+        except KeyError:
+            blocks = self._blocks[key] = _Blocks.build(self.ltrb, self.keys, 2.0 ** (key / 2), self.origin)
+            return blocks
+
+    def rows(self, window_ltrb, visible_thresh=0.0):
+        """
+        Rows whose boxes meet the closed window ``(l, t, r, b)`` or, with
+        ``visible_thresh > 0``, whose visible fraction exceeds it; sorted.
+        """
+        wl, wt, wr, wb = window_ltrb
+        if self.lines is not None:
+            lines, areas, nonzero = self.lines, self.areas, False
+            base = None
+        else:
+            span = self.block_span(wl, wt, wr, wb) if self._blocks is not None else None
+            if span is None:
+                rows = self.meeting_rows(window_ltrb)
+                if visible_thresh > 0 and rows.size:
+                    rows = rows[visible_mask(self.keys[rows].T, window_ltrb, visible_thresh)]
+                return rows
+            blocks, a, b = span
+            lines = blocks.keys[:, a:b]
+            areas, nonzero = blocks.areas[a:b], blocks.nonzero
+            base = blocks.rows[a:b]
+        if visible_thresh > 0:
+            # a visible fraction above 0 implies meeting the window
+            keep = visible_mask(lines, window_ltrb, visible_thresh, areas, nonzero)
+        else:
+            # (l, t, -r, -b) <= (wr, wb, -wl, -wt), line by line
+            keep = _all_of(np.less_equal(lines, np.array((wr, wb, -wl, -wt)).reshape(4, 1)))
+        if base is None:
+            return np.flatnonzero(keep)
+        # a long mask is cheaper turned into positions than used as a mask
+        return base[keep] if len(keep) < 64 else base.take(keep.nonzero()[0])
 
     def meeting_rows(self, window_ltrb):
         """Rows whose boxes meet the closed window ``(l, t, r, b)``, sorted."""
@@ -249,6 +357,126 @@ class BoxGrid:
         rows = cand[hit]
         rows.sort()
         return rows
+
+    def block_span(self, wl, wt, wr, wb):
+        """
+        ``(blocks, start, stop)``: the one block list, ``blocks.rows[start:stop]``
+        (sorted), holding every box meeting the window; or None when no block
+        list covers it.
+        """
+        try:
+            mant, exp = math.frexp(max(wr - wl, wb - wt))
+            # the smallest 2 ** (key / 2) at least the window's larger side
+            key = 2 * exp - (mant <= _SQRT_HALF)
+            if key < self.key_min:
+                key = self.key_min
+            elif key > self.key_max:
+                key = self.key_max
+            blocks = self._blocks.get(key, False)
+            if blocks is False:
+                if len(self._blocks) < MAX_BLOCK_LAYERS:
+                    blocks = self.blocks(key)
+                else:
+                    larger = [k for k, v in self._blocks.items() if k > key and v is not None]
+                    blocks = self._blocks[min(larger)] if larger else None
+            if blocks is None:
+                return None
+            size, last_x, last_y = blocks.size, blocks.last_x, blocks.last_y
+            ox, oy = self.origin
+            x0 = math.floor((wl - ox) / size)
+            x1 = math.floor((wr - ox) / size)
+            y0 = math.floor((wt - oy) / size)
+            y1 = math.floor((wb - oy) / size)
+        except (OverflowError, ValueError):   # infinite or NaN window
+            return None
+        # clamped onto the blocks, the window must fit in one block and its right/lower neighbour
+        x0 = 0 if x0 < 0 else (last_x if x0 > last_x else x0)
+        x1 = 0 if x1 < 0 else (last_x if x1 > last_x else x1)
+        y0 = 0 if y0 < 0 else (last_y if y0 > last_y else y0)
+        y1 = 0 if y1 < 0 else (last_y if y1 > last_y else y1)
+        if x1 - x0 > 1 or y1 - y0 > 1:
+            return None
+        k = y0 * (last_x + 1) + x0
+        indptr = blocks.indptr
+        return blocks, indptr[k], indptr[k + 1]
+
+
+_SQRT_HALF = math.sqrt(0.5)
+_all_of = np.logical_and.reduce
+
+
+class _Blocks:
+    """
+    Candidate lists for windows no larger than ``size``.
+
+    With ``fx(x) = floor((x - ox) / size)`` (and ``fy`` alike), block
+    ``(bx, by)`` lists, in row order, every box whose span ``[lo, hi]`` (the
+    box's x extent, ends in either order) has ``fx(lo) - 1 <= bx <= fx(hi)``,
+    and the same in y, the block indices clamped onto the grid.  A window
+    with ``fx(wr) - fx(wl) <= 1`` (clamped likewise) and a box meeting it
+    have ``fx(lo) <= fx(wr) <= fx(wl) + 1`` and ``fx(hi) >= fx(wl)``
+    (``fx`` is monotone in floating point too), so block ``fx(wl)`` lists
+    the box.  ``(ox, oy)`` is the smallest finite coordinate and the last
+    block holds the largest, so a finite box never falls off the grid.
+    Each entry keeps its row, its keys (as lines) and its area.
+    """
+
+    #: a layer is refused when it would hold more entries than this many per box (plus 1024)
+    MAX_COPIES = 16
+
+    def __init__(self, size, last_x, last_y, indptr, rows, keys, areas):
+        self.size = size
+        self.last_x = last_x
+        self.last_y = last_y
+        self.indptr = indptr
+        self.rows = rows
+        self.keys = keys
+        self.areas = areas
+        self.nonzero = bool(np.count_nonzero(areas) == len(areas))
+
+    @classmethod
+    def build(cls, ltrb, keys, size, origin):
+        n = len(ltrb)
+        ox, oy = origin
+        with np.errstate(invalid='ignore'):
+            lo = np.minimum(ltrb[:, 0:2], ltrb[:, 2:4])
+            hi = np.maximum(ltrb[:, 0:2], ltrb[:, 2:4])
+        valid = ~np.isnan(lo).any(axis=1)     # a NaN coordinate meets nothing
+        off = np.array([ox, oy])
+        finite = np.where(np.isfinite(ltrb), ltrb, -np.inf)
+        top = np.maximum(finite[:, 0:2].max(axis=0), finite[:, 2:4].max(axis=0))
+        with np.errstate(over='ignore'):
+            last = np.floor((top - off) / size)
+        if not (last < 1e9).all():
+            return None
+        last = last.astype(np.int64)
+        last_x, last_y = int(last[0]), int(last[1])
+        if n * cls.MAX_COPIES + 1024 < (last_x + 1) * (last_y + 1):
+            return None
+        with np.errstate(invalid='ignore', over='ignore'):
+            first = np.floor((lo[valid] - off) / size) - 1
+            final = np.floor((hi[valid] - off) / size)
+        first = np.clip(first, 0, last).astype(np.int64)
+        final = np.clip(final, 0, last).astype(np.int64)
+        width = np.clip(final - first + 1, 0, None)
+        count = width[:, 0] * width[:, 1]
+        total = int(count.sum())
+        if total > n * cls.MAX_COPIES + 1024:
+            return None
+        rows = np.repeat(np.flatnonzero(valid), count)
+        step = np.arange(total) - np.repeat(np.cumsum(count) - count, count)
+        per_row = np.repeat(width[:, 0], count)
+        bx = np.repeat(first[:, 0], count) + step % np.maximum(per_row, 1)
+        by = np.repeat(first[:, 1], count) + step // np.maximum(per_row, 1)
+        block = by * (last_x + 1) + bx
+        order = np.argsort(block, kind='stable')
+        counts = np.bincount(block, minlength=(last_x + 1) * (last_y + 1))
+        indptr = np.concatenate([[0], np.cumsum(counts)]).tolist()
+        rows = rows[order]
+        # each entry's keys, in block order, one line per key
+        with np.errstate(invalid='ignore'):
+            areas = box_areas(ltrb)[rows]
+        return cls(size, last_x, last_y, indptr, rows, np.ascontiguousarray(keys[rows].T), areas)
 
 
 class _Level:

@@ -7,31 +7,28 @@ window in image pixels), then one vectorised affine map (image pixels to
 window pixels) of all their boxes, polygon and keypoint coordinates; the
 ``kwimage`` objects are built last, from array slices.
 
-The window is described by a sample spec (duck typed): ``spec.gids`` (one
-image id per frame), ``spec.image_box(i)`` (frame ``i``'s padded window as
-``(l, t, r, b)`` in its image's pixels) and ``spec.image_to_window(i)`` (a
-3x3 matrix from those pixels to output-window pixels).
+The window is a :class:`~ndsampler.windows.SampleSpec`: ``spec.gids`` (one
+image id per frame) and ``spec.frame_map(i)`` (frame ``i``'s padded window in
+its image's pixels, and the affine map from those pixels to output pixels).
 
 Example:
-    >>> import kwcoco, numpy as np
+    >>> import kwcoco
+    >>> from ndsampler.windows import resolve_sample
     >>> from ndsampler.window_annots import AnnotIndex, sample_annots, window_aids
     >>> dset = kwcoco.CocoDataset.demo('shapes8')
     >>> index = AnnotIndex(dset)
-    >>> class Spec:  # the window x in [290, 350), y in [300, 420) of image 2
-    ...     gids = (2,)
-    ...     def image_box(self, i):
-    ...         return (290.0, 300.0, 350.0, 420.0)
-    ...     def image_to_window(self, i):
-    ...         return np.array([[1.0, 0, -290], [0, 1.0, -300], [0, 0, 1]])
-    >>> window_aids(index, Spec())
+    >>> # the window x in [290, 350), y in [300, 420) of image 2
+    >>> spec = resolve_sample({'slices': (slice(300, 420), slice(290, 350))}, (600, 600), (2,))
+    >>> window_aids(index, spec)
     [3]
-    >>> annots = sample_annots(index, Spec(), True, dset.object_categories())
+    >>> annots = sample_annots(index, spec, True, dset.object_categories())
     >>> annots['rel_boxes'].data.tolist()  # bbox [297, 307, 51, 109] shifted
     [[7.0, 7.0, 51.0, 109.0]]
     >>> annots['frame_dets'][0].meta['gid'], annots['aids'].tolist()
     (2, [3])
 """
 import numpy as np
+from kwimage import Boxes, Detections, PointsList, PolygonList
 
 from ndsampler.annot_index import AnnotIndex
 
@@ -72,7 +69,7 @@ def window_aids(index, spec, visible_thresh=0.0):
     """Ids of the annotations meeting each frame's window, frame by frame."""
     aids = []
     for i, gid in enumerate(spec.gids):
-        rows = index.overlapping_rows(gid, spec.image_box(i), visible_thresh)
+        rows = index.overlapping_rows(gid, spec.frame_map(i)[0], visible_thresh)
         aids.extend(index.for_image(gid).aids[rows].tolist())
     return aids
 
@@ -97,18 +94,21 @@ def sample_annots(index, spec, parts, classes, visible_thresh=0.0, annot_ids=Non
         dict: ``frame_dets`` (one ``kwimage.Detections`` per frame) and, when
         ``legacy``, ``aids, cids, rel_frame_index, rel_boxes, rel_ssegs, rel_kpts``.
     """
-    if not isinstance(parts, (set, frozenset)):
+    if parts is True:
+        parts = _ALL_PARTS
+    elif not isinstance(parts, (set, frozenset)):
         parts = parse_with_annots(parts)
     if annot_ids is not None:
         annot_ids = list(annot_ids)
     frame_dets = []
     for i, gid in enumerate(spec.gids):
+        img = index.for_image(gid)
+        window, coeffs = spec.frame_map(i)
         if annot_ids is None:
-            rows = index.overlapping_rows(gid, spec.image_box(i), visible_thresh)
+            rows = img.grid.rows(window, visible_thresh)
         else:
             rows = index.rows_of(gid, annot_ids)
-        frame_dets.append(frame_detections(index, gid, rows, spec.image_to_window(i), parts,
-                                           classes, i))
+        frame_dets.append(_detections(index, img, gid, rows, coeffs, None, parts, classes, i))
     return annots_dict(frame_dets, legacy)
 
 
@@ -119,29 +119,47 @@ def frame_detections(index, gid, rows, matrix, parts, classes, frame_index=0):
     the bounding box of the mapped corners), polygons and keypoints, with
     ``aids``, ``cids`` and meta ``classes, gid, rel_frame_index``.
     """
-    import kwimage
-    img = index.for_image(gid)
     m = np.asarray(matrix, dtype=np.float64)
-    (a, b, c), (d, e, f) = m[0:2].tolist()
+    return _detections(index, index.for_image(gid), gid, rows, tuple(m[0:2].ravel().tolist()), m,
+                       parts, classes, frame_index)
+
+
+def _detections(index, img, gid, rows, coeffs, m, parts, classes, frame_index):
+    """
+    :func:`frame_detections` of ``img``: the map's first two rows as floats
+    ``coeffs = (a, b, c, d, e, f)``, and as the 3x3 matrix ``m`` if at hand
+    (else None: built only for a warp, polygons or keypoints).
+    """
+    a, b, c, d, e, f = coeffs
     axis_aligned = b == 0 and d == 0 and a > 0 and e > 0
     if axis_aligned:
         xywh = img.xywh.take(rows, axis=0)
         if a != 1 or e != 1:
-            np.multiply(xywh, (a, e, a, e), out=xywh)
-        np.add(xywh, (c, f, 0.0, 0.0), out=xywh)
+            np.multiply(xywh, np.array((a, e, a, e)), out=xywh)
+            np.add(xywh, np.array((c, f, 0.0, 0.0)), out=xywh)
+        else:
+            # (x, y) read as one complex number; (w, h) are stored without
+            # -0.0, so adding zeros to them would change nothing
+            xywh.view(np.complex128)[:, 0] += complex(c, f)
     else:
+        if m is None:
+            m = np.array([[a, b, c], [d, e, f], [0.0, 0.0, 1.0]])
         xywh = _warped_boxes(img.ltrb.take(rows, axis=0), m)
     n = len(rows)
     polys = kpts = None
     if 'segmentation' in parts and not img.polygons.empty:
+        if m is None:
+            m = np.array([[a, b, c], [d, e, f], [0.0, 0.0, 1.0]])
         polys = _polygons(img.polygons, rows.tolist(), m, axis_aligned)
     if 'keypoints' in parts and not img.keypoints.empty:
+        if m is None:
+            m = np.array([[a, b, c], [d, e, f], [0.0, 0.0, 1.0]])
         kpts = _keypoints(img.keypoints, rows.tolist(), m, axis_aligned)
-    return kwimage.Detections(
-        data={'boxes': kwimage.Boxes(xywh, 'xywh', canonical=True),
-              'keypoints': kwimage.PointsList([None] * n if kpts is None else kpts,
-                                              {'classes': index.kp_classes}),
-              'segmentations': kwimage.PolygonList([None] * n if polys is None else polys),
+    return Detections(
+        data={'boxes': Boxes(xywh, 'xywh', canonical=True),
+              'keypoints': PointsList([None] * n if kpts is None else kpts,
+                                      {'classes': index.kp_classes}),
+              'segmentations': PolygonList([None] * n if polys is None else polys),
               'aids': img.aids.take(rows), 'cids': img.cids.take(rows)},
         meta={'classes': classes, 'gid': gid, 'rel_frame_index': frame_index})
 

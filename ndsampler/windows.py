@@ -470,6 +470,25 @@ class SampleSpec(NamedTuple):
         matrix = self.space_to_window()
         return matrix if warp is None else matrix @ warp
 
+    def frame_map(self, index):
+        """
+        ``(window, coeffs)`` of frame ``index`` as plain floats: the padded
+        window in the frame's image pixels ``(l, t, r, b)`` (see
+        :meth:`image_box`) and the first two rows ``(a, b, c, d, e, f)`` of
+        :meth:`image_to_window`; cheap for a frame without a warp.
+
+        Example:
+            >>> spec = resolve_sample({'slices': (slice(4, 8), slice(2, 6)), 'scale': 0.5}, (10, 10), (1,))
+            >>> spec.frame_map(0)
+            ((2.0, 4.0, 6.0, 8.0), (0.5, 0.0, -1.0, 0.0, 0.5, -2.0))
+        """
+        if self.frame_warp(index) is None:
+            y0, y1, x0, x1 = self.box
+            sx, sy = (1.0, 1.0) if self.scale is None else self.scale
+            return ((float(x0), float(y0), float(x1), float(y1)),
+                    (float(sx), 0.0, float(-x0 * sx), 0.0, float(sy), float(-y0 * sy)))
+        return self.image_box(index), tuple(self.image_to_window(index)[0:2].ravel().tolist())
+
     def image_box(self, index):
         """
         The padded window as ``(l, t, r, b)`` in frame ``index``'s image

@@ -6,34 +6,19 @@ import kwimage
 import numpy as np
 import pytest
 
+from ndsampler import windows
 from ndsampler.annot_index import AnnotIndex
 from ndsampler.isect_indexer import FrameIntersectionIndex
 from ndsampler.window_annots import parse_with_annots, sample_annots, window_aids
 
 
-class Window:
-    """A stand-in sample spec: the padded window ``(x0, y0, x1, y1)`` in space
+def Window(gids, ltrb, scale=None, warps=None):
+    """A resolved sample spec: the padded window ``(x0, y0, x1, y1)`` in space
     pixels, an optional ``(sx, sy)`` scale and image-to-space warps per frame."""
-
-    def __init__(self, gids, ltrb, scale=None, warps=None):
-        self.gids = tuple(gids)
-        self.ltrb = ltrb
-        self.scale = scale
-        self.warps = warps or [None] * len(self.gids)
-
-    def image_to_window(self, i):
-        x0, y0 = self.ltrb[0:2]
-        sx, sy = self.scale or (1.0, 1.0)
-        matrix = np.array([[sx, 0, -x0 * sx], [0, sy, -y0 * sy], [0, 0, 1.0]])
-        return matrix if self.warps[i] is None else matrix @ self.warps[i]
-
-    def image_box(self, i):
-        if self.warps[i] is None:
-            return tuple(float(v) for v in self.ltrb)
-        x0, y0, x1, y1 = self.ltrb
-        corners = np.array([[x0, x1, x1, x0], [y0, y0, y1, y1], [1, 1, 1, 1.0]])
-        xy = np.linalg.inv(self.warps[i])[0:2] @ corners
-        return tuple(xy.min(axis=1).tolist() + xy.max(axis=1).tolist())
+    x0, y0, x1, y1 = ltrb
+    target = {'slices': (slice(y0, y1), slice(x0, x1)), 'scale': scale}
+    return windows.resolve_sample(target, (100000, 100000), tuple(gids),
+                                  frame_warps=warps or ())
 
 
 @pytest.fixture
@@ -210,3 +195,89 @@ def test_images_without_a_size_are_indexed_and_skipped_for_negatives(dset):
     assert 2 not in gids.tolist() and len(gids) == 20
     sized = FrameIntersectionIndex.from_coco(dset, image_dims=lambda gid: (50, 70))
     assert (sized.qtrees[2].width, sized.qtrees[2].height) == (70, 50)
+
+
+def random_boxes_dset(n, seed, width=3000):
+    """One image of ``n`` small random boxes (some empty, one inverted), ids shuffled."""
+    rng = np.random.RandomState(seed)
+    xy = rng.uniform(-50, width, size=(n, 2)).round(1)
+    wh = rng.uniform(0, 40, size=(n, 2)).round(1)
+    wh[0:10, 0] = 0.0       # empty boxes
+    wh[10] = [-0.0, 5.0]    # a negative zero width
+    wh[11:14] = 500.0       # a few larger than the blocks
+    dset = kwcoco.CocoDataset()
+    dset.add_image(file_name='x.png', id=1, width=width, height=width)
+    dset.add_category('thing', id=1)
+    for i in rng.permutation(n):
+        dset.add_annotation(image_id=1, category_id=1, bbox=[*xy[i], *wh[i]], id=int(i) + 1)
+    return dset
+
+
+@pytest.mark.parametrize('max_layers', [3, 1])
+def test_the_block_query_equals_a_brute_force_scan_with_visibility(monkeypatch, max_layers):
+    import ndsampler.annot_index as annot_index
+    monkeypatch.setattr(annot_index, 'MAX_BLOCK_LAYERS', max_layers)
+    dset = random_boxes_dset(3000, 3)
+    index = AnnotIndex(dset)
+    ltrb = index.for_image(1).ltrb
+    rng = np.random.RandomState(5)
+    windows = []
+    for size in (8, 100, 224, 300, 1000, 5000):
+        corner = rng.uniform(-300, 3100, size=(40, 2))
+        windows += [tuple(v) for v in np.concatenate([corner, corner + size * rng.uniform(0.5, 1, (40, 2))], 1)]
+    for k in range(60):   # edges on box edges, half boxes, degenerate windows
+        box = ltrb[rng.randint(len(ltrb))]
+        windows.append((box[0] + (box[2] - box[0]) / 2, box[1], box[0] + 224, box[1] + 224))
+        windows.append((box[2], box[3], box[2], box[3] + 50))
+    for window in windows:
+        for thresh in (0.0, 0.1, 0.5):
+            expect = brute_force_rows(ltrb, window, thresh)
+            got = index.overlapping_rows(1, window, thresh)
+            assert got.dtype == np.intp and got.tolist() == expect.tolist(), (window, thresh)
+    layers = index.for_image(1).grid._blocks
+    assert 1 <= len(layers) <= max_layers
+
+
+def test_a_resolved_spec_gives_the_same_annotations_as_its_matrix(tmp_path):
+    class ViaMatrix:
+        """The same spec, its frame map taken from ``image_box`` / ``image_to_window``."""
+
+        def __init__(self, spec):
+            self.spec = spec
+            self.gids = spec.gids
+
+        def frame_map(self, i):
+            matrix = self.spec.image_to_window(i)
+            return self.spec.image_box(i), tuple(matrix[0:2].ravel().tolist())
+
+    dset = random_boxes_dset(500, 4, width=1000)
+    index = AnnotIndex(dset)
+    targets = [{'gid': 1, 'cx': 500.5, 'cy': 300, 'width': 224, 'height': 100},
+               {'gid': 1, 'cx': 480, 'cy': 520, 'width': 128, 'height': 96, 'scale': 0.5, 'pad': 3},
+               {'gid': 1, 'slices': (slice(0, 1000), slice(0, 1000))}]
+    for target in targets:
+        spec = windows.resolve_sample(target, (1000, 1000), (1,))
+        for thresh in (0.0, 0.1):
+            fast = sample_annots(index, spec, True, None, thresh)
+            slow = sample_annots(index, ViaMatrix(spec), True, None, thresh)
+            assert fast['aids'].tolist() == slow['aids'].tolist() and len(fast['aids'])
+            assert fast['rel_boxes'].data.tobytes() == slow['rel_boxes'].data.tobytes()
+            assert fast['rel_boxes'].data.dtype == np.float64
+    # a negative zero width comes back as 0.0, as adding the shift to it gives
+    spec = windows.resolve_sample({'gid': 1, 'slices': (slice(0, 1000), slice(0, 1000))}, (1000, 1000), (1,))
+    annots = sample_annots(index, spec, 'boxes', None)
+    assert np.signbit(annots['rel_boxes'].data[:, 2:4]).sum() == 0
+
+
+def test_samples_do_not_share_their_annotation_containers():
+    from ndsampler import windows
+    index = AnnotIndex(random_boxes_dset(200, 6, width=500))
+    spec = windows.resolve_sample({'gid': 1, 'cx': 250, 'cy': 250, 'width': 200, 'height': 200}, (500, 500), (1,))
+    one, two = (sample_annots(index, spec, True, None) for _ in range(2))
+    assert len(one['aids']) > 0
+    for key in ('aids', 'cids', 'rel_frame_index'):
+        assert one[key] is not two[key]
+    assert one['rel_boxes'].data is not two['rel_boxes'].data
+    assert one['rel_ssegs'].data is not two['rel_ssegs'].data
+    assert one['rel_kpts'].data is not two['rel_kpts'].data
+    assert one['rel_kpts'].meta is not two['rel_kpts'].meta
