@@ -67,8 +67,8 @@ def channel_code(channels):
     accepted.
 
     Example:
-        >>> import kwcoco
-        >>> channel_code(kwcoco.FusedChannelSpec.coerce('r|g')), channel_code(['r', 'g'])
+        >>> from delayed_image.channel_spec import FusedChannelSpec
+        >>> channel_code(FusedChannelSpec.coerce('r|g')), channel_code(['r', 'g'])
         ('r|g', 'r|g')
         >>> channel_code(None), channel_code('<all>')
         (None, '<all>')
