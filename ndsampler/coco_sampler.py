@@ -41,9 +41,6 @@ _center_extent_to_slice = windows.center_extent_to_slice
 #: Target-key aliases added in 0.8.1, mapped to the keys used internally.
 KEY_ALIASES = {'image_id': 'gid', 'image_ids': 'gids', 'video_id': 'vidid'}
 
-#: A 3x3 identity, copied for each sample's ``tf_rel_to_abs``.
-_IDENTITY = np.eye(3)
-
 #: Keyword arguments of ``load_sample`` that moved into the target.
 DEPRECATED_KWARGS = ('pad', 'padkw', 'dtype', 'nodata')
 
@@ -428,15 +425,9 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
     def _params(spec, jagged_meta=None):
         """The sample's ``params``: where the window lies in its image or video."""
         y0, y1, x0, x1 = spec.box
-        tf_rel_to_abs = _IDENTITY.copy()  # window pixels -> image (or video) pixels
-        tf_rel_to_abs[0, 2] = x0
-        tf_rel_to_abs[1, 2] = y0
-        if spec.scale is not None:
-            tf_rel_to_abs[0, 0] = 1.0 / spec.scale[0]
-            tf_rel_to_abs[1, 1] = 1.0 / spec.scale[1]
         params = {
             'offset': np.array((-x0, -y0)),
-            'tf_rel_to_abs': tf_rel_to_abs,
+            'tf_rel_to_abs': spec.window_to_space(),
             'sample_tlbr': kwimage.Boxes(np.array((x0, y0, x1, y1)), 'ltrb', canonical=True),
             'st_dims': [(y0, y1), (x0, x1)],
             'data_dims': spec.data_dims,

@@ -35,6 +35,7 @@ MAX_WINDOW_SIDE = 1 << 20
 MAX_WINDOW_PIXELS = int(os.environ.get('NDSAMPLER_MAX_WINDOW_PIXELS', 1 << 31))
 
 _isfinite = math.isfinite
+_IDENTITY = np.eye(3)
 
 
 def as_real(name, value):
@@ -463,6 +464,24 @@ class SampleSpec(NamedTuple):
         y0, _, x0, _ = self.box
         sx, sy = (1.0, 1.0) if self.scale is None else self.scale
         return np.array([[sx, 0.0, -x0 * sx], [0.0, sy, -y0 * sy], [0.0, 0.0, 1.0]])
+
+    def window_to_space(self):
+        """
+        The 3x3 matrix from output pixels to space pixels (the inverse of
+        :meth:`space_to_window`; the sample's ``tf_rel_to_abs``).
+
+        Example:
+            >>> spec = resolve_sample({'slices': (slice(4, 8), slice(2, 6)), 'scale': 0.5}, (10, 10), (1,))
+            >>> spec.window_to_space().tolist()
+            [[2.0, 0.0, 2.0], [0.0, 2.0, 4.0], [0.0, 0.0, 1.0]]
+        """
+        matrix = _IDENTITY.copy()  # a copy of a constant is cheaper than np.array of tuples
+        matrix[0, 2] = self.box[2]
+        matrix[1, 2] = self.box[0]
+        if self.scale is not None:
+            matrix[0, 0] = 1.0 / self.scale[0]
+            matrix[1, 1] = 1.0 / self.scale[1]
+        return matrix
 
     def image_to_window(self, index):
         """The 3x3 matrix from frame ``index``'s image pixels to output pixels."""

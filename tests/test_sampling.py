@@ -76,3 +76,31 @@ def test_window_dims_square_and_explicit(sampler):
     explicit = sampler.load_sample({'gid': 1, 'cx': 50, 'cy': 50, 'width': 10, 'height': 20,
                                     'window_dims': (5, 7)})
     assert explicit['target']['space_slice'] == (slice(47, 52), slice(46, 53))
+
+
+@pytest.mark.parametrize('case', ['padded', 'scaled', 'video', 'warped-video'])
+def test_load_target_annots_returns_the_annotations_load_sample_returns(case):
+    import kwcoco
+    import ndsampler
+    dset = kwcoco.CocoDataset.demo('vidshapes2', num_frames=3, rng=0)
+    gid = list(dset.index.vidid_to_gids[1])[1]
+    aid = sorted(dset.index.gid_to_aids[gid])[0]
+    x, y, w, h = dset.anns[aid]['bbox']
+    centre = {'cx': x + w / 2, 'cy': y + h / 2, 'width': 64, 'height': 64}
+    if case == 'warped-video':
+        # frame 1 is stored at half the video's resolution
+        dset.imgs[gid]['warp_img_to_vid'] = {'type': 'affine', 'matrix': [[2, 0, 0], [0, 2, 0], [0, 0, 1]]}
+        ann_box = dset.anns[aid]['bbox']
+        centre = {'cx': (ann_box[0] + ann_box[2] / 2) * 2, 'cy': (ann_box[1] + ann_box[3] / 2) * 2,
+                  'width': 64, 'height': 64}
+    targets = {
+        'padded': dict(centre, gid=gid, pad=40),
+        'scaled': dict(centre, gid=gid, scale=0.5),
+        'video': dict(centre, vidid=1, time_slice=slice(0, 3)),
+        'warped-video': dict(centre, vidid=1, time_slice=slice(1, 2)),
+    }
+    sampler = ndsampler.CocoSampler(dset, backend=None)
+    target = targets[case]
+    expected = sampler.load_sample(target)['annots']['aids'].tolist()
+    assert aid in expected
+    assert sampler.load_target_annots(target) == expected
