@@ -168,8 +168,7 @@ def new_image_sample_grid(dset, window_dims, window_overlap=0.0,
     dims_of = _image_dims(dset, image_dims)
     index = _annot_index(dset, isect_index) if use_annots else None
     cid_to_name = {cid: str(cat.get('name', '')).lower() for cid, cat in dset.cats.items()}
-    targets, positive_idxs, negative_idxs = [], [], []
-    positives, negatives = [], []
+    targets, is_positive_flags = [], []
     for gid in dset.imgs.keys():
         slider = grid_slices(dims_of(gid), window_dims, window_overlap)
         if index is not None:
@@ -195,16 +194,9 @@ def new_image_sample_grid(dset, window_dims, window_overlap=0.0,
                     is_positive = any(name not in negative_classes for name in names)
                 else:
                     is_positive = bool(aids)
-            target = {'gid': gid, 'slices': region, 'aids': aids}
-            targets.append(target)
-            if is_positive:
-                positive_idxs.append(len(targets))
-                positives.append(target)
-            else:
-                negative_idxs.append(len(targets))
-                negatives.append(target)
-    return _grid(targets, positive_idxs, negative_idxs, positives, negatives,
-                 use_annots, legacy, verbose)
+            targets.append({'gid': gid, 'slices': region, 'aids': aids})
+            is_positive_flags.append(is_positive)
+    return _grid(targets, is_positive_flags, use_annots, legacy, verbose)
 
 
 def new_video_sample_grid(dset, window_dims=None, window_overlap=0.0,
@@ -263,8 +255,7 @@ def new_video_sample_grid(dset, window_dims=None, window_overlap=0.0,
             warp = warps[gid] = kwimage.Affine.coerce(img_to_vid).inv()
         return warp
 
-    targets, positive_idxs, negative_idxs = [], [], []
-    positives, negatives = [], []
+    targets, is_positive_flags = [], []
     for vidid, video in dset.index.videos.items():
         gids = list(dset.index.vidid_to_gids.get(vidid, []))
         height, width = video.get('height', None), video.get('width', None)
@@ -287,22 +278,16 @@ def new_video_sample_grid(dset, window_dims=None, window_overlap=0.0,
                     rows = index.overlapping_rows(gid, tuple(float(v) for v in img_box))
                     aids.extend(index.for_image(gid).aids[rows].tolist())
                 aids.sort()
-            target = {'vidid': vidid, 'time_slice': t_sl, 'space_slice': (y_sl, x_sl),
-                      'gids': region_gids, 'aids': aids}
-            targets.append(target)
-            if aids:
-                positive_idxs.append(len(targets))
-                positives.append(target)
-            else:
-                negative_idxs.append(len(targets))
-                negatives.append(target)
-    return _grid(targets, positive_idxs, negative_idxs, positives, negatives,
-                 use_annots, legacy, verbose)
+            targets.append({'vidid': vidid, 'time_slice': t_sl, 'space_slice': (y_sl, x_sl),
+                            'gids': region_gids, 'aids': aids})
+            is_positive_flags.append(bool(aids))
+    return _grid(targets, is_positive_flags, use_annots, legacy, verbose)
 
 
-def _grid(targets, positive_idxs, negative_idxs, positives, negatives,
-          use_annots, legacy, verbose):
+def _grid(targets, is_positive_flags, use_annots, legacy, verbose):
     """The grid dict (indexes 1-based, as in the original)."""
+    positive_idxs = [i + 1 for i, flag in enumerate(is_positive_flags) if flag]
+    negative_idxs = [i + 1 for i, flag in enumerate(is_positive_flags) if not flag]
     if verbose:
         print('Found {} targets'.format(len(targets)))
         if use_annots:
@@ -311,6 +296,6 @@ def _grid(targets, positive_idxs, negative_idxs, positives, negatives,
     grid = {'targets': targets, 'positives_indexes': positive_idxs,
             'negatives_indexes': negative_idxs}
     if legacy:
-        grid['positives'] = positives
-        grid['negatives'] = negatives
+        grid['positives'] = [targets[i - 1] for i in positive_idxs]
+        grid['negatives'] = [targets[i - 1] for i in negative_idxs]
     return grid

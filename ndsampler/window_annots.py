@@ -150,11 +150,11 @@ def _detections(index, img, gid, rows, coeffs, m, parts, classes, frame_index):
     if 'segmentation' in parts and not img.polygons.empty:
         if m is None:
             m = np.array([[a, b, c], [d, e, f], [0.0, 0.0, 1.0]])
-        polys = _polygons(img.polygons, rows.tolist(), m, axis_aligned)
+        polys = _geometry(img.polygons, rows.tolist(), m, axis_aligned, _multi_polygon)
     if 'keypoints' in parts and not img.keypoints.empty:
         if m is None:
             m = np.array([[a, b, c], [d, e, f], [0.0, 0.0, 1.0]])
-        kpts = _keypoints(img.keypoints, rows.tolist(), m, axis_aligned)
+        kpts = _geometry(img.keypoints, rows.tolist(), m, axis_aligned, _points)
     return Detections(
         data={'boxes': Boxes(xywh, 'xywh', canonical=True),
               'keypoints': PointsList([None] * n if kpts is None else kpts,
@@ -178,45 +178,35 @@ def _apply(xy, m, axis_aligned):
     return xy @ m[0:2, 0:2].T + m[0:2, 2]
 
 
-def _polygons(packed, rows, m, axis_aligned):
-    """A ``kwimage.MultiPolygon`` (or None) per row, mapped by ``m``."""
-    import kwimage
-    Coords, Polygon = kwimage.Coords, kwimage.Polygon
+def _geometry(packed, rows, m, axis_aligned, build):
+    """``build(points, span)`` per row (None for a row without geometry), its
+    packed points mapped by ``m``."""
     xy, spans = packed.gather(rows)
     xy = _apply(xy, m, axis_aligned)
-    out = []
-    for span in spans:
-        if span is None:
-            out.append(None)
-            continue
-        pos, _, layout = span
-        polys = []
-        for ring_lens in layout:
-            rings = []
-            for k in ring_lens:
-                rings.append(Coords(xy[pos:pos + k]))
-                pos += k
-            polys.append(Polygon(data={'exterior': rings[0], 'interiors': rings[1:]}, meta={}))
-        out.append(kwimage.MultiPolygon(polys))
-    return out
+    return [None if span is None else build(xy, span) for span in spans]
 
 
-def _keypoints(packed, rows, m, axis_aligned):
-    """A ``kwimage.Points`` (or None) per row, mapped by ``m``."""
+def _multi_polygon(xy, span):
+    """A ``kwimage.MultiPolygon`` from its rings' points."""
     import kwimage
-    Coords, Points = kwimage.Coords, kwimage.Points
-    xy, spans = packed.gather(rows)
-    xy = _apply(xy, m, axis_aligned)
-    out = []
-    for span in spans:
-        if span is None:
-            out.append(None)
-            continue
-        start, stop, (extra, meta) = span
-        data = dict(extra)
-        data['xy'] = Coords(xy[start:stop])
-        out.append(Points(data=data, meta=meta))
-    return out
+    pos, _, layout = span
+    polys = []
+    for ring_lens in layout:
+        rings = []
+        for k in ring_lens:
+            rings.append(kwimage.Coords(xy[pos:pos + k]))
+            pos += k
+        polys.append(kwimage.Polygon(data={'exterior': rings[0], 'interiors': rings[1:]}, meta={}))
+    return kwimage.MultiPolygon(polys)
+
+
+def _points(xy, span):
+    """A ``kwimage.Points`` from its points, other data and meta."""
+    import kwimage
+    start, stop, (extra, meta) = span
+    data = dict(extra)
+    data['xy'] = kwimage.Coords(xy[start:stop])
+    return kwimage.Points(data=data, meta=meta)
 
 
 def annots_dict(frame_dets, legacy=True):
