@@ -1,0 +1,362 @@
+"""
+``ndsampler.torch``: the dataset's items, ``collate``, ``RegionSampler``'s
+draws and shards (also in a real two-process ``gloo`` group), DataLoader
+workers under fork and spawn, and that the package works without torch.
+"""
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip('torch')
+
+from ndsampler.torch import RegionSampler, SamplerDataset, collate  # NOQA: E402
+
+
+# -- fixtures --------------------------------------------------------------------------------
+
+@pytest.fixture(scope='module')
+def shapes8(tmp_path_factory):
+    import ndsampler
+    workdir = tmp_path_factory.mktemp('shapes8')
+    return ndsampler.CocoSampler.demo('shapes8', backend='npy', workdir=workdir)
+
+
+@pytest.fixture(scope='module')
+def skewed():
+    """A sampler over 20 images of 100 x 100 without files: 90 annotations of
+    category 'a', 10 of 'b' (enough for regions; nothing here reads pixels)."""
+    import kwcoco
+    import ndsampler
+    dset = kwcoco.CocoDataset()
+    cid_a = dset.add_category('a')
+    cid_b = dset.add_category('b')
+    rng = np.random.RandomState(0)
+    gids = [dset.add_image(file_name='img_{}.png'.format(i), width=100, height=100)
+            for i in range(20)]
+    for i in range(100):
+        x, y = rng.randint(0, 40, size=2)
+        dset.add_annotation(image_id=gids[i % 20], category_id=cid_a if i < 90 else cid_b,
+                            bbox=[float(x), float(y), 10.0, 10.0])
+    return ndsampler.CocoSampler(dset, backend=None), cid_a, cid_b
+
+
+def aids_of(targets):
+    return [t['aid'] for t in targets]
+
+
+def target_key(target):
+    return (target['gid'], target['aid'], round(target['cx'], 6), round(target['cy'], 6))
+
+
+# -- SamplerDataset ----------------------------------------------------------------------------
+
+def test_item_of_positive_has_channels_first_image_and_window_boxes(shapes8):
+    ds = SamplerDataset(shapes8)
+    assert len(ds) == shapes8.n_positives == 71
+    item = ds[0]
+    sample = shapes8.load_sample(shapes8.regions.get_positive(0))
+    assert item['im'].dtype == torch.float32 and item['im'].is_contiguous()
+    assert tuple(item['im'].shape) == (3, 63, 162)
+    assert np.array_equal(item['im'].numpy(), sample['im'].transpose(2, 0, 1).astype(np.float32))
+    expected = sample['annots']['rel_boxes'].to_ltrb().data.astype(np.float32)
+    assert item['boxes'].dtype == torch.float32
+    assert item['boxes'].tolist() == expected.tolist() == [[0.0, 0.0, 162.0, 63.0]]
+    assert item['aids'].dtype == torch.int64 and item['aids'].tolist() == [1]
+    assert item['class_idxs'].dtype == torch.int64
+    assert item['class_idxs'].tolist() == [shapes8.classes.id_to_idx[7]] == [5]
+    assert shapes8.classes[5] == 'eff'
+
+
+def test_item_tr_is_plain_python(shapes8):
+    tr = SamplerDataset(shapes8)[0]['tr']
+    assert tr['aid'] == 1 and type(tr['aid']) is int and type(tr['cx']) is float
+    assert tr['slices'] == (slice(283, 346), slice(234, 396))
+    assert type(tr['slices'][0].start) is int
+    assert pickle.loads(pickle.dumps(tr)) == tr
+
+
+def test_item_segmentations_are_multipolygons_in_window_pixels(shapes8):
+    import kwimage
+    target = {'gid': 2, 'cx': 300, 'cy': 300, 'width': 600, 'height': 600}
+    item = SamplerDataset(shapes8, [target], with_annots=['boxes', 'segmentation'])[0]
+    assert len(item['segmentations']) == len(item['aids']) > 1
+    for sseg, box in zip(item['segmentations'], item['boxes'].numpy()):
+        assert isinstance(sseg, kwimage.MultiPolygon)
+        x1, y1, x2, y2 = sseg.box().to_ltrb().data
+        assert box[0] - 1 <= x1 and x2 <= box[2] + 1 and box[1] - 1 <= y1 and y2 <= box[3] + 1
+    assert 'segmentations' not in SamplerDataset(shapes8, [target], with_annots='boxes')[0]
+
+
+def test_item_by_target_dict_dtype_none_and_transform(shapes8):
+    target = {'gid': 2, 'cx': 50, 'cy': 60, 'width': 20, 'height': 10}
+    seen = []
+
+    def transform(sample):
+        seen.append(sample['im'].shape)
+        sample['im'] = sample['im'][::-1]  # a negative stride: the dataset copies once
+        return sample
+
+    ds = SamplerDataset(shapes8, [], dtype=None, transform=transform)
+    item = ds[target]
+    assert seen == [(10, 20, 3)]
+    assert item['im'].dtype == torch.uint8 and tuple(item['im'].shape) == (3, 10, 20)
+    im = shapes8.load_sample(target)['im']
+    assert np.array_equal(item['im'].numpy(), im[::-1].transpose(2, 0, 1))
+    assert len(ds) == 0
+
+
+def test_item_without_annots_has_empty_fields(shapes8):
+    item = SamplerDataset(shapes8, with_annots=False)[0]
+    assert tuple(item['boxes'].shape) == (0, 4) and item['aids'].tolist() == []
+    assert item['class_idxs'].tolist() == [] and 'segmentations' not in item
+
+
+def test_item_of_video_target_is_channels_time_height_width(tmp_path):
+    import ndsampler
+    sampler = ndsampler.CocoSampler.demo('vidshapes2', backend='npy', workdir=tmp_path)
+    dset = sampler.dset
+    vidid = dset.dataset['videos'][0]['id']
+    gids = list(dset.index.vidid_to_gids[vidid])
+    aid = dset.index.gid_to_aids[gids[0]].copy().pop()
+    x, y, w, h = dset.anns[aid]['bbox']
+    target = {'vidid': vidid, 'gids': gids, 'cx': x + w / 2, 'cy': y + h / 2,
+              'width': 64, 'height': 48}
+    item = SamplerDataset(sampler)[target]
+    sample = sampler.load_sample(target)
+    assert sample['im'].shape == (len(gids), 48, 64, 3)
+    assert tuple(item['im'].shape) == (3, len(gids), 48, 64) and item['im'].is_contiguous()
+    assert np.array_equal(item['im'].numpy(), sample['im'].transpose(3, 0, 1, 2))
+    dets = sample['annots']['frame_dets']
+    expected = np.concatenate([d.boxes.to_ltrb().data for d in dets]).astype(np.float32)
+    assert len(expected) >= 1 and item['boxes'].tolist() == expected.tolist()
+    assert aid in item['aids'].tolist()
+    assert item['aids'].tolist() == [a for d in dets for a in d.data['aids'].tolist()]
+
+
+# -- collate -------------------------------------------------------------------------------------
+
+def test_collate_stacks_images_and_keeps_ragged_annotations_as_lists(shapes8):
+    targets = [{'gid': 2, 'cx': 300, 'cy': 300, 'width': 600, 'height': 600},
+               {'gid': 1, 'cx': 300, 'cy': 300, 'width': 600, 'height': 600},
+               {'gid': 3, 'cx': -1000, 'cy': -1000, 'width': 600, 'height': 600}]
+    ds = SamplerDataset(shapes8, targets)
+    items = [ds[i] for i in range(3)]
+    batch = collate(items)
+    assert tuple(batch['im'].shape) == (3, 3, 600, 600)
+    counts = [len(it['aids']) for it in items]
+    assert len(set(counts)) == 3 and counts[2] == 0
+    for key in ['boxes', 'class_idxs', 'aids', 'segmentations', 'tr']:
+        assert isinstance(batch[key], list) and len(batch[key]) == 3
+    assert [len(b) for b in batch['boxes']] == counts
+    assert [t['gid'] for t in batch['tr']] == [2, 1, 3]
+    with pytest.raises(ValueError, match='window_dims'):
+        collate([items[0], SamplerDataset(shapes8)[0]])
+
+
+# -- RegionSampler: draws ---------------------------------------------------------------------
+
+def test_region_sampler_is_deterministic_per_seed_and_epoch(shapes8):
+    def draw(seed, epoch):
+        s = RegionSampler(shapes8, 12, seed=seed, window_dims=(32, 32))
+        s.set_epoch(epoch)
+        return list(s)
+
+    first = draw(0, 0)
+    assert len(first) == 12 and first == draw(0, 0)
+    assert [target_key(t) for t in first] != [target_key(t) for t in draw(0, 1)]
+    assert [target_key(t) for t in first] != [target_key(t) for t in draw(1, 0)]
+    assert draw(0, 1) == draw(0, 1)
+    assert all(t['window_dims'] == (32, 32) for t in first)
+    # plain values: picklable and equal across processes
+    assert all(type(t['gid']) is int and type(t['cx']) is float for t in first)
+
+
+def test_region_sampler_draw_does_not_depend_on_a_preselected_pool(tmp_path):
+    import ndsampler
+    sampler = ndsampler.CocoSampler.demo('shapes8', backend=None, workdir=tmp_path)
+    before = list(RegionSampler(sampler, 8, seed=3))
+    sampler.regions.preselect(n_neg=5, rng=0)
+    sampler.regions.get_negative()
+    assert list(RegionSampler(sampler, 8, seed=3)) == before
+
+
+@pytest.mark.parametrize('num_samples, pos_fraction, n_pos', [
+    (10, 0.5, 5), (10, 0.3, 3), (7, 0.5, 4), (9, 0.0, 0), (9, 1.0, 9), (200, 0.25, 50)])
+def test_region_sampler_pos_fraction_count(shapes8, num_samples, pos_fraction, n_pos):
+    targets = list(RegionSampler(shapes8, num_samples, pos_fraction=pos_fraction,
+                                 window_dims=(24, 24)))
+    assert len(targets) == num_samples
+    assert sum(t['aid'] >= 0 for t in targets) == n_pos
+    negatives = [t for t in targets if t['aid'] < 0]
+    ds = SamplerDataset(shapes8, with_annots='boxes')
+    for t in negatives[:5]:  # background windows: they meet no annotation box
+        assert t['category_id'] == 0 and len(ds[t]['aids']) == 0
+
+
+def test_region_sampler_positives_cover_each_positive_before_repeating(shapes8):
+    targets = list(RegionSampler(shapes8, 71 * 2, pos_fraction=0.5))
+    assert sorted(a for a in aids_of(targets) if a >= 0) == sorted(shapes8.regions.targets._data['aid'].tolist())
+
+
+def test_region_sampler_balance_classes_on_skewed_dataset(skewed):
+    sampler, cid_a, cid_b = skewed
+    plain = list(RegionSampler(sampler, 400, pos_fraction=1.0, seed=1))
+    frac_b = np.mean([t['category_id'] == cid_b for t in plain])
+    assert 0.05 <= frac_b <= 0.15
+    balanced = list(RegionSampler(sampler, 400, pos_fraction=1.0, seed=1, balance='classes'))
+    counts = np.bincount([t['category_id'] for t in balanced])
+    assert abs(counts[cid_a] - counts[cid_b]) <= 1 and counts.sum() == 400
+    # over many seeds and an odd count the share stays within 50% +- 10%
+    for seed in range(5):
+        draw = list(RegionSampler(sampler, 51, pos_fraction=0.8, seed=seed, balance='classes'))
+        pos = [t for t in draw if t['aid'] >= 0]
+        share = np.mean([t['category_id'] == cid_b for t in pos])
+        assert len(pos) == 41 and 0.4 <= share <= 0.6
+
+
+def test_region_sampler_rejects_bad_arguments(shapes8):
+    with pytest.raises(ValueError):
+        RegionSampler(shapes8, 4, balance='images')
+    with pytest.raises(ValueError):
+        RegionSampler(shapes8, 4, pos_fraction=1.5)
+    with pytest.raises(ValueError):
+        list(RegionSampler(shapes8, 4, num_replicas=2, rank=2))
+
+
+# -- RegionSampler: shards ----------------------------------------------------------------------
+
+@pytest.mark.parametrize('num_replicas', [2, 3])
+@pytest.mark.parametrize('num_samples', [12, 13])
+def test_region_sampler_shards_are_disjoint_equal_and_cover_the_draw(shapes8, num_replicas,
+                                                                      num_samples):
+    whole = RegionSampler(shapes8, num_samples, seed=4, window_dims=(16, 16))
+    draw = [target_key(t) for t in whole]
+    assert len(set(draw)) == num_samples  # every target of the draw is distinct
+    shares = []
+    for rank in range(num_replicas):
+        s = RegionSampler(shapes8, num_samples, seed=4, window_dims=(16, 16),
+                          num_replicas=num_replicas, rank=rank)
+        share = [target_key(t) for t in s]
+        assert len(share) == len(s) == -(-num_samples // num_replicas)
+        shares.append(share)
+    flat = [k for share in shares for k in share]
+    padding = len(flat) - num_samples
+    assert padding == (-num_samples) % num_replicas
+    assert set(flat) == set(draw)
+    # disjoint but for the padding, which repeats the draw's first targets
+    assert len(set(flat)) == len(flat) - padding
+    assert sorted(flat) == sorted(draw + draw[:padding])
+
+
+def test_region_sampler_reads_world_at_iteration_not_construction(shapes8, monkeypatch):
+    s = RegionSampler(shapes8, 10, seed=0)
+    assert len(s) == 10
+    monkeypatch.setattr(torch.distributed, 'is_initialized', lambda: True)
+    monkeypatch.setattr(torch.distributed, 'get_world_size', lambda group=None: 2)
+    monkeypatch.setattr(torch.distributed, 'get_rank', lambda group=None: 1)
+    assert len(s) == 5
+    assert list(s) == list(RegionSampler(shapes8, 10, seed=0, num_replicas=2, rank=1))
+
+
+def _gloo_worker(rank, world_size, init_file, sampler_bytes, outdir):
+    """One rank of the gloo test: the sampler is built before the process group
+    (as frameworks do) and must still take this rank's share."""
+    import json
+    import torch.distributed as dist
+    sampler = pickle.loads(sampler_bytes)
+    regions = RegionSampler(sampler, 11, seed=7, window_dims=(16, 16))
+    dist.init_process_group('gloo', init_method='file://' + init_file, rank=rank,
+                            world_size=world_size)
+    try:
+        keys = [list(target_key(t)) for t in regions]
+        with open(os.path.join(outdir, 'rank{}.json'.format(rank)), 'w') as file:
+            json.dump({'len': len(regions), 'keys': keys}, file)
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
+
+
+def test_region_sampler_shards_in_a_real_gloo_group(shapes8, tmp_path):
+    import json
+    import torch.multiprocessing as mp
+    world_size = 2
+    init_file = str(tmp_path / 'init')
+    mp.spawn(_gloo_worker, args=(world_size, init_file, pickle.dumps(shapes8), str(tmp_path)),
+             nprocs=world_size, join=True)
+    results = [json.loads((tmp_path / 'rank{}.json'.format(r)).read_text())
+               for r in range(world_size)]
+    draw = [target_key(t) for t in RegionSampler(shapes8, 11, seed=7, window_dims=(16, 16))]
+    shares = [[tuple(k) for k in r['keys']] for r in results]
+    assert [r['len'] for r in results] == [6, 6] and [len(s) for s in shares] == [6, 6]
+    assert shares[0] == draw[0::2] and shares[1] == draw[1::2] + draw[:1]
+    assert set(shares[0]) | set(shares[1]) == set(draw)
+    assert len(set(shares[0]) & set(shares[1])) == 1  # the one padding target
+
+
+# -- DataLoader --------------------------------------------------------------------------------
+
+@pytest.fixture(scope='module')
+def reference_batches():
+    return {}
+
+
+@pytest.mark.parametrize('num_workers, context', [
+    (0, None), (1, 'fork'), (2, 'fork'), (2, 'spawn'), (1, 'forkserver')],
+    ids=['0', '1-fork', '2-fork', '2-spawn', '1-forkserver'])
+def test_dataloader_batches_repeat_for_a_fixed_seed(shapes8, num_workers, context,
+                                                    reference_batches):
+    dataset = SamplerDataset(shapes8)
+    sampler = RegionSampler(shapes8, 8, seed=11, window_dims=(16, 16))
+    shapes8.load_sample(sampler.draw()[0])  # the parent holds open handles before it forks
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=3, sampler=sampler, collate_fn=collate, num_workers=num_workers,
+        multiprocessing_context=context, persistent_workers=num_workers > 0)
+    epochs = []
+    for epoch in range(2):
+        sampler.set_epoch(epoch)
+        batches = []
+        for batch in loader:
+            assert batch['im'].shape[1:] == (3, 16, 16)
+            batches.append((batch['im'].numpy().copy(), [a.tolist() for a in batch['aids']],
+                            [b.tolist() for b in batch['boxes']], batch['tr']))
+        assert [len(b[1]) for b in batches] == [3, 3, 2]
+        epochs.append(batches)
+    assert not all(np.array_equal(a[0], b[0]) for a, b in zip(*epochs))
+    if not reference_batches:
+        reference_batches['epochs'] = epochs
+        direct = [dataset[t] for t in RegionSampler(shapes8, 8, seed=11, window_dims=(16, 16))]
+        assert np.array_equal(np.concatenate([b[0] for b in epochs[0]]),
+                              np.stack([d['im'].numpy() for d in direct]))
+    for got, want in zip(epochs, reference_batches['epochs']):
+        for (im, aids, boxes, trs), (im2, aids2, boxes2, trs2) in zip(got, want):
+            assert np.array_equal(im, im2) and aids == aids2 and boxes == boxes2 and trs == trs2
+
+
+# -- without torch -------------------------------------------------------------------------------
+
+def test_package_imports_without_torch_and_ndsampler_torch_says_how_to_install():
+    code = textwrap.dedent('''
+        import sys
+        for name in ['torch', 'torch.utils', 'torch.utils.data']:
+            sys.modules[name] = None
+        import ndsampler
+        sampler = ndsampler.CocoSampler.demo('shapes8', backend=None)
+        assert sampler.load_sample({'gid': 1, 'cx': 5, 'cy': 5, 'width': 4, 'height': 4})['im'].shape == (4, 4, 3)
+        assert not [m for m, v in sys.modules.items() if v is not None and m.split('.')[0] == 'torch']
+        try:
+            import ndsampler.torch
+        except ImportError as ex:
+            assert 'pip install torch' in str(ex), str(ex)
+            print('OK')
+        else:
+            raise AssertionError('ndsampler.torch imported without torch')
+    ''')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().endswith('OK')
