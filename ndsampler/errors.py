@@ -66,3 +66,11 @@ GDAL_INSTALL_HINT = (
     "setuptools and wheel already installed: pip install "
     "--no-build-isolation --no-cache-dir GDAL==$(gdal-config --version). "
     "Alternatively use backend='npy' or backend=None, which need no GDAL.")
+
+
+class StitchError(NdsamplerError, ValueError):
+    """A bad argument to a stitcher (unknown weighting, bad slices or weights)."""
+
+
+class StitchShapeError(StitchError):
+    """A prediction whose dimensions or channel count do not fit the stitcher."""
