@@ -158,6 +158,125 @@ def test_collate_stacks_images_and_keeps_ragged_annotations_as_lists(shapes8):
         collate([items[0], SamplerDataset(shapes8)[0]])
 
 
+def _storage_ptr(tensor):
+    return tensor.untyped_storage().data_ptr()
+
+
+def _assert_same_items(got, want):
+    assert list(got.keys()) == list(want.keys())
+    for key in want:
+        if isinstance(want[key], torch.Tensor):
+            assert got[key].dtype == want[key].dtype and torch.equal(got[key], want[key]), key
+        elif key == 'segmentations':
+            assert [None if p is None else p.to_geojson() for p in got[key]] == \
+                [None if p is None else p.to_geojson() for p in want[key]]
+        else:
+            assert got[key] == want[key], key
+
+
+WINDOWS = [{'gid': 2, 'cx': 300, 'cy': 300, 'width': 128, 'height': 96},
+           {'gid': 1, 'cx': 250, 'cy': 320, 'width': 128, 'height': 96},
+           {'gid': 3, 'cx': -1000, 'cy': -1000, 'width': 128, 'height': 96},
+           {'aid': 3, 'window_dims': (96, 128)}]
+
+
+def test_collate_packs_every_tensor_of_a_batch_into_one_storage(shapes8):
+    ds = SamplerDataset(shapes8, WINDOWS)
+    items = [ds[i] for i in range(len(WINDOWS))]
+    batch = collate(items)
+    assert isinstance(batch, dict)
+    assert torch.equal(batch['im'], torch.stack([it['im'] for it in items]))
+    ptr = _storage_ptr(batch['im'])
+    for key in ['boxes', 'class_idxs', 'aids']:
+        assert isinstance(batch[key], list) and len(batch[key]) == len(items)
+        for got, item in zip(batch[key], items):
+            assert got.dtype == item[key].dtype and got.shape == item[key].shape
+            assert torch.equal(got, item[key]) and got.is_contiguous()
+            assert _storage_ptr(got) == ptr     # views of the batch's one buffer
+    assert [len(a) for a in batch['aids']][2] == 0
+    assert batch['tr'] == [it['tr'] for it in items]
+    # the views are independent: writing one changes no other field
+    before = [b.clone() for b in batch['boxes']]
+    batch['aids'][0].fill_(-7)
+    assert all(torch.equal(a, b) for a, b in zip(batch['boxes'], before))
+
+
+def test_collate_keeps_other_dtypes_and_unpackable_values():
+    items = [{'im': torch.arange(6, dtype=torch.uint8).view(1, 2, 3),
+              'w': torch.tensor([0.5], dtype=torch.float64), 'm': torch.tensor([True, False]),
+              'mixed': torch.tensor([1], dtype=torch.int32), 'name': 'a'},
+             {'im': torch.ones(1, 2, 3, dtype=torch.uint8),
+              'w': torch.zeros(0, dtype=torch.float64), 'm': torch.tensor([True]),
+              'mixed': torch.tensor([1.5]), 'name': 'b'}]
+    batch = collate(items)
+    assert batch['im'].dtype == torch.uint8 and batch['im'].shape == (2, 1, 2, 3)
+    assert [w.tolist() for w in batch['w']] == [[0.5], []]
+    assert [m.tolist() for m in batch['m']] == [[True, False], [True]]
+    assert batch['mixed'][0] is items[0]['mixed'] and batch['mixed'][1] is items[1]['mixed']
+    assert batch['name'] == ['a', 'b']
+
+
+def test_getitems_gives_the_items_of_getitem_laid_out_as_collate_packs_them(shapes8):
+    ds = SamplerDataset(shapes8, [dict(t, window_dims=(96, 128)) for t in WINDOWS])
+    items = ds.__getitems__(list(range(len(WINDOWS))))
+    for i, item in enumerate(items):
+        _assert_same_items(item, ds[i])
+    batch = collate(items)
+    # no copy: the batch is the buffer the items were written into
+    assert batch['im'].data_ptr() == items[0]['im'].data_ptr()
+    assert all(b is it['boxes'] for b, it in zip(batch['boxes'], items))
+    assert _storage_ptr(batch['aids'][1]) == _storage_ptr(batch['im'])
+    want = collate([ds[i] for i in range(len(WINDOWS))])
+    assert torch.equal(batch['im'], want['im'])
+    # a part of the items, or a changed item, is collated by copying
+    part = collate(items[1:3])
+    assert torch.equal(part['im'], want['im'][1:3]) and part['im'].data_ptr() != batch['im'].data_ptr()
+    # windows of different sizes fall back to one item at a time
+    mixed = SamplerDataset(shapes8, WINDOWS).__getitems__([0, 3])
+    _assert_same_items(mixed[1], SamplerDataset(shapes8, WINDOWS)[3])
+
+
+def test_packed_batch_pickles_as_one_buffer_and_comes_back_as_views(shapes8):
+    ds = SamplerDataset(shapes8, WINDOWS)
+    batch = collate([ds[i] for i in range(len(WINDOWS))])
+    clone = pickle.loads(pickle.dumps(batch))
+    assert list(clone.keys()) == list(batch.keys())
+    assert torch.equal(clone['im'], batch['im'])
+    for key in ['boxes', 'class_idxs', 'aids']:
+        assert all(torch.equal(a, b) for a, b in zip(clone[key], batch[key]))
+        assert all(_storage_ptr(a) == _storage_ptr(clone['im']) for a in clone[key])
+    assert clone['tr'] == batch['tr']
+    # a batch whose packed lists were changed pickles what it holds
+    batch['boxes'] = [b * 2 for b in batch['boxes']]
+    clone = pickle.loads(pickle.dumps(batch))
+    assert all(torch.equal(a, b) for a, b in zip(clone['boxes'], batch['boxes']))
+
+
+def test_dataset_prepares_the_index_in_the_parent_and_workers_freeze_the_gc(shapes8):
+    import gc
+    import kwcoco
+    import ndsampler
+    sampler = ndsampler.CocoSampler(kwcoco.CocoDataset.demo('shapes8'), backend=None,
+                                    workdir=shapes8.workdir)
+    index = sampler._annot_index
+    SamplerDataset(sampler, with_annots='boxes')
+    assert index._spans is not None
+    assert all(img._polygons is None for img in index._images.values())
+    SamplerDataset(sampler)
+    assert index._images and all(img._polygons is not None and img._keypoints is not None
+                                 for img in index._images.values())
+
+    def record(sample):
+        sample['target']['frozen'] = gc.get_freeze_count()
+        return sample
+
+    ds = SamplerDataset(sampler, [{'aid': 1}, {'aid': 2}], transform=record)
+    assert ds[0]['tr']['frozen'] == gc.get_freeze_count()   # the main process is left alone
+    loader = torch.utils.data.DataLoader(ds, batch_size=1, num_workers=1, collate_fn=collate,
+                                         multiprocessing_context='fork')
+    assert all(batch['tr'][0]['frozen'] > 0 for batch in loader)
+
+
 # -- RegionSampler: draws ---------------------------------------------------------------------
 
 def test_region_sampler_is_deterministic_per_seed_and_epoch(shapes8):
