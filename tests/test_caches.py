@@ -169,6 +169,15 @@ def test_the_none_backend_evicts_the_least_recent_image_beyond_its_budget(dset, 
     assert decoded.get(os.fspath(dset.get_image_fpath(1))) is not None  # 360 000 bytes, most recent
 
 
+def run_in_threads(target, count):
+    """Run ``target(seed)`` in ``count`` threads at once and wait for all of them."""
+    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def test_the_none_backend_serves_many_threads_within_its_budget(dset, tmp_path):
     sampler = ndsampler.CocoSampler(dset, workdir=tmp_path, backend={'type': None, 'config': {'lru_bytes': 400_000}})
     expected = {gid: direct_read(dset.get_image_fpath(gid), 0, 8, 0, 8) for gid in (1, 2, 3)}
@@ -185,11 +194,7 @@ def test_the_none_backend_serves_many_threads_within_its_budget(dset, tmp_path):
                     errors.append('wrong pixels for gid {}'.format(gid))
         except Exception as ex:
             errors.append(repr(ex))
-    threads = [threading.Thread(target=hammer, args=(i,)) for i in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_in_threads(hammer, 6)
     assert errors == []
     assert sampler.frames.backend.decoded.nbytes <= 400_000
 
@@ -208,9 +213,5 @@ def test_the_decoded_image_lru_is_thread_safe():
                     lru.put(key, np.zeros(1, np.int64))
         except Exception as ex:
             errors.append(repr(ex))
-    threads = [threading.Thread(target=hammer, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_in_threads(hammer, 8)
     assert errors == [] and lru.nbytes <= 40
