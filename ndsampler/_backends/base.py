@@ -86,6 +86,12 @@ class Backend(abc.ABC):
     def is_stale(self, fpath):
         """True when :meth:`open` would have to (re)build the cache."""
 
+    def cache_status(self, fpath):
+        """What the cache of source ``fpath`` is now, without building it:
+        ``'ok'``, ``'missing'``, ``'stale'`` (built from an older version of
+        the source) or ``'corrupt'``; ``'ok'`` for a backend without a cache."""
+        return 'ok'
+
     def load_full(self, fpath):
         """The whole raster of ``fpath`` as an ``(H, W, C)`` array."""
         reader = self.open(fpath)

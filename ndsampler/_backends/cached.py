@@ -67,6 +67,18 @@ class CachedBackend(Backend):
             return False
         return not _cachefile.is_intact(self.cache_fpath_of(fpath)[0])
 
+    def cache_status(self, fpath):
+        dst, key = self.cache_fpath_of(fpath)
+        if _cachefile.is_intact(dst):
+            return 'ok'
+        if os.path.exists(dst) or os.path.exists(dst + _cachefile.STAMP_SUFFIX):
+            return 'corrupt'
+        return 'stale' if glob.glob(self._family_glob(dst, key)) else 'missing'
+
+    def _family_glob(self, dst, key):
+        """Glob of every cache name of the same source path, any key."""
+        return glob.escape(dst[:-len(key) - len(self.ext)]) + '*' + glob.escape(self.ext)
+
     def cache_fpath_of(self, fpath):
         """``(cache path, key)`` the source's cache has now (keyed by its content)."""
         key = _cachefile.source_key(fpath, self.hashid_mode)
@@ -77,9 +89,8 @@ class CachedBackend(Backend):
         dst = self._cache_by_source.get(fpath, None)
         if dst is None:
             dst, key = self.cache_fpath_of(fpath)
-            family = glob.escape(dst[:-len(key) - len(self.ext)]) + '*' + glob.escape(self.ext)
             _cachefile.build_once(dst, lambda tmp: self.build(fpath, tmp), self.is_valid,
-                                  family_glob=family)
+                                  family_glob=self._family_glob(dst, key))
             self._cache_by_source[fpath] = dst
         return dst
 
