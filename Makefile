@@ -1,16 +1,18 @@
 # Two commands do everything on a fresh Debian machine:
 #   make test   - build .venv (GDAL bindings included), run pytest and the doctests
 #   make demo   - build a toy dataset, its cog cache, sample it, write a PNG mosaic
+#   make docs   - make the figures and build the Sphinx site (warnings are errors)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.ndsampler-installed
+DOCS_STAMP := $(VENV)/.ndsampler-docs-installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 TORCH_SPEC := torch==2.13.0
 
-.PHONY: all test demo venv clean
+.PHONY: all test demo docs venv clean
 
 all: test
 
@@ -43,5 +45,14 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m ndsampler.demo
 
+$(DOCS_STAMP): $(STAMP)
+	$(PIP) install -q --no-build-isolation -e ".[docs]"
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	$(PY) docs/make_figures.py docs/_generated
+	$(PY) -m sphinx -W --keep-going -q -b html docs docs/_build/html
+	@echo "docs: docs/_build/html/index.html"
+
 clean:
-	rm -rf $(VENV) _demo_out *.egg-info
+	rm -rf $(VENV) _demo_out *.egg-info docs/_generated docs/_build

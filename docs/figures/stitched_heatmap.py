@@ -1,5 +1,5 @@
 """
-Make ``docs/figures/stitched_heatmap.png`` for ``docs/stitching.rst``.
+The figure of ``docs/stitching.rst``: a heatmap stitched from overlapping windows.
 
 A fake segmentation model (a blurred mask of the annotations inside each
 window, output at a stride of 4) runs on the overlapping windows of a kwcoco
@@ -7,9 +7,7 @@ window, output at a stride of 4) runs on the overlapping windows of a kwcoco
 ``'hann'`` weighting puts the windows back together and the stitched heatmap
 is drawn over the image, beside the image with the window grid.
 
-Usage::
-
-    .venv/bin/python docs/make_stitch_figure.py [output.png]
+Made by ``docs/make_figures.py`` (``make docs``) into ``docs/_generated/``.
 """
 import os
 import shutil
@@ -36,12 +34,10 @@ def fake_model(sample, stride=4):
     return cv2.resize(heat, (w // stride, h // stride), interpolation=cv2.INTER_AREA)
 
 
-def main(out_path=None):
+def main(out_path):
     import ndsampler
     from ndsampler.stitch import Stitcher
 
-    here = os.path.dirname(os.path.abspath(__file__))
-    out_path = out_path or os.path.join(here, 'figures', 'stitched_heatmap.png')
     workdir = tempfile.mkdtemp(prefix='stitch-figure-')
     sampler = ndsampler.CocoSampler.demo('shapes8', workdir=workdir, backend=None)
     gid = 2
