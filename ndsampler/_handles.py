@@ -26,9 +26,28 @@ import os
 import threading
 from collections import OrderedDict
 
-#: Handles one thread of one process keeps open at most; override with the
-#: ``NDSAMPLER_MAX_OPEN_HANDLES`` environment variable.
-DEFAULT_MAX_OPEN = int(os.environ.get('NDSAMPLER_MAX_OPEN_HANDLES', 64))
+
+
+def default_max_open():
+    """
+    Handles one thread of one process keeps open at most: the
+    ``NDSAMPLER_MAX_OPEN_HANDLES`` environment variable, else an eighth of
+    the soft limit on open files (each handle may hold a descriptor, and
+    DataLoader workers and GDAL need their own), between 64 and 1024.
+    """
+    if os.environ.get('NDSAMPLER_MAX_OPEN_HANDLES'):
+        return int(os.environ['NDSAMPLER_MAX_OPEN_HANDLES'])
+    try:
+        import resource
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    except (ImportError, OSError, ValueError):  # pragma: no cover - not POSIX
+        soft = 1024
+    if soft == getattr(resource, 'RLIM_INFINITY', -1):
+        soft = 1 << 16
+    return max(64, min(1024, soft // 8))
+
+
+DEFAULT_MAX_OPEN = default_max_open()
 
 
 class HandlePool:

@@ -1,0 +1,187 @@
+"""
+Decoded tiles shared by every process of a machine.
+
+Reading a window of a compressed, tiled cache (``'cog'``) costs mostly the
+decoding of its tiles, and each process keeps its own decoded copy in GDAL's
+block cache: N DataLoader workers sampling the same images decode the same
+tiles N times.  :class:`SharedTileReader` wraps a reader and keeps its
+decoded full-resolution tiles in one sparse file per cache file, in the
+workdir, memory-mapped by every process that reads it: the operating
+system's page cache is the shared memory, so a tile is decoded once per
+machine and a hot window costs a few memory copies, as with ``'npy'``.
+
+The file holds one state byte per tile (0 empty, 1 ready), padded to a page,
+then the tiles, each a contiguous ``tile x tile x bands`` block (edge tiles
+padded).  It is safe without locks:
+
+* a tile's disk space is reserved (``posix_fallocate``) before it is written,
+  so a full disk is an error caught here (the tile is then read without
+  sharing), never a ``SIGBUS``;
+* a tile is marked ready only after its pixels are written, and readers
+  trust only ready tiles; two processes decoding one tile at once write the
+  same bytes; a process killed mid-write leaves the tile empty, and the next
+  reader decodes it again;
+* the file's name carries the cache file's content key, so a rebuilt cache
+  gets a fresh tile file (the old one is deleted when the new one is made);
+* all tile files of a workdir together stay under ``max_bytes`` (checked
+  from their allocated size now and then): past it, tiles are decoded by
+  each process as they would be without sharing, and nothing more is written.
+
+Example:
+    >>> import numpy as np, tempfile, os
+    >>> from ndsampler._backends.readers import ArrayReader
+    >>> pixels = np.arange(40 * 50 * 2, dtype=np.uint16).reshape(40, 50, 2)
+    >>> fpath = os.path.join(tempfile.mkdtemp(), 'image.tiles')
+    >>> reader = SharedTileReader(ArrayReader(pixels), fpath, tile=16, max_bytes=1 << 20)
+    >>> np.array_equal(reader.read(5, 37, 3, 49), pixels[5:37, 3:49])
+    True
+    >>> int(reader.store.state.sum())       # the 3 x 4 tiles that window touched
+    12
+    >>> again = SharedTileReader(ArrayReader(pixels * 0), fpath, tile=16, max_bytes=1 << 20)
+    >>> np.array_equal(again.read(5, 37, 3, 49), pixels[5:37, 3:49])  # shared, not re-read
+    True
+"""
+import contextlib
+import glob
+import mmap
+import os
+import threading
+
+import numpy as np
+
+from ndsampler._backends.base import Reader
+
+PAGE = mmap.PAGESIZE
+#: A lock used only as a memory fence around the ready flags, so that a tile's
+#: pixels are visible before (writer) and read after (reader) its flag on
+#: every architecture, not only on x86.
+_FENCE = threading.Lock()
+#: Fills between two measurements of the tile files' total allocated size.
+CHECK_EVERY = 64
+SUFFIX = '.tiles'
+
+
+class TileStore:
+    """The memory-mapped tile file of one raster (see the module docstring)."""
+
+    def __init__(self, fpath, height, width, nbands, dtype, tile, max_bytes):
+        self.fpath = os.fspath(fpath)
+        self.tile = tile
+        self.rows, self.cols = -(-height // tile), -(-width // tile)
+        self.dtype = np.dtype(dtype)
+        self.tile_bytes = tile * tile * nbands * self.dtype.itemsize
+        count = self.rows * self.cols
+        self.offset = -(-count // PAGE) * PAGE
+        size = self.offset + count * self.tile_bytes
+        self.max_bytes = max_bytes
+        self._fills = 0
+        self.full = False
+        os.makedirs(os.path.dirname(self.fpath), exist_ok=True)
+        created = not os.path.exists(self.fpath)
+        self.fd = os.open(self.fpath, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            if os.fstat(self.fd).st_size < size:
+                os.ftruncate(self.fd, size)  # sparse; the same size in every process
+            self.map = mmap.mmap(self.fd, size, mmap.MAP_SHARED)
+        except BaseException:
+            os.close(self.fd)
+            raise
+        self.state = np.frombuffer(self.map, np.uint8, count)
+        self.tiles = np.frombuffer(self.map, self.dtype, count * tile * tile * nbands,
+                                   self.offset).reshape(self.rows, self.cols, tile, tile, nbands)
+        if created:
+            self._remove_older_siblings()
+        self._check_budget()
+
+    def _remove_older_siblings(self):
+        """Delete tile files of older versions of the same cache file (same
+        name up to the content key); readers that still map one keep it."""
+        stem, _, _ = os.path.basename(self.fpath).rpartition('_')
+        pattern = os.path.join(glob.escape(os.path.dirname(self.fpath)),
+                               glob.escape(stem) + '_*' + SUFFIX)
+        for other in glob.glob(pattern):
+            if other != self.fpath:
+                with contextlib.suppress(OSError):
+                    os.unlink(other)
+
+    def _check_budget(self):
+        used = 0
+        for fpath in glob.glob(os.path.join(glob.escape(os.path.dirname(self.fpath)), '*' + SUFFIX)):
+            with contextlib.suppress(OSError):
+                used += os.stat(fpath).st_blocks * 512
+        self.full = used + CHECK_EVERY * self.tile_bytes > self.max_bytes
+
+    def is_ready(self, row, col):
+        if self.state[row * self.cols + col]:
+            with _FENCE:
+                return True
+        return False
+
+    def fill(self, row, col, decode):
+        """Decode tile ``(row, col)`` into the file with ``decode(view)`` and
+        mark it ready; False (nothing written) when the budget or the disk is
+        full."""
+        if self.full:
+            return False
+        self._fills += 1
+        if self._fills % CHECK_EVERY == 0:
+            self._check_budget()
+        try:
+            os.posix_fallocate(self.fd, self.offset + (row * self.cols + col) * self.tile_bytes,
+                               self.tile_bytes)
+        except OSError:
+            self.full = True
+            return False
+        decode(self.tiles[row, col])
+        with _FENCE:
+            pass
+        self.state[row * self.cols + col] = 1
+        return True
+
+    def close(self):
+        self.state = self.tiles = None
+        with contextlib.suppress(BufferError):
+            self.map.close()
+        os.close(self.fd)
+
+
+class SharedTileReader(Reader):
+    """
+    A :class:`~ndsampler._backends.base.Reader` whose full-resolution reads
+    go through a :class:`TileStore` shared by processes; ``inner`` decodes
+    the tiles (and serves resized reads, which use its overviews).
+    """
+
+    def __init__(self, inner, fpath, tile=256, max_bytes=4 << 30):
+        self.inner = inner
+        self.fpath = inner.fpath
+        self.height, self.width, self.nbands, self.dtype = inner.describe()
+        self.store = TileStore(fpath, self.height, self.width, self.nbands, self.dtype,
+                               tile, max_bytes)
+
+    def read_into(self, out, ya, yb, xa, xb, bands=None):
+        store, size = self.store, self.store.tile
+        for row in range(ya // size, (yb - 1) // size + 1):
+            y0, y1 = max(ya, row * size), min(yb, (row + 1) * size)
+            for col in range(xa // size, (xb - 1) // size + 1):
+                x0, x1 = max(xa, col * size), min(xb, (col + 1) * size)
+                part = out[y0 - ya:y1 - ya, x0 - xa:x1 - xa]
+                if not store.is_ready(row, col) and not store.fill(
+                        row, col, lambda view: self._decode(view, row, col)):
+                    self.inner.read_into(part, y0, y1, x0, x1, bands)
+                    continue
+                block = store.tiles[row, col, y0 - row * size:y1 - row * size,
+                                    x0 - col * size:x1 - col * size]
+                part[...] = block if bands is None else block[:, :, bands]
+
+    def _decode(self, view, row, col):
+        size = self.store.tile
+        y0, x0 = row * size, col * size
+        y1, x1 = min(self.height, y0 + size), min(self.width, x0 + size)
+        self.inner.read_into(view[:y1 - y0, :x1 - x0], y0, y1, x0, x1)
+
+    def read_resized_into(self, out, ya, yb, xa, xb, bands=None):
+        self.inner.read_resized_into(out, ya, yb, xa, xb, bands)
+
+    def close(self):
+        self.store.close()

@@ -1,0 +1,104 @@
+"""
+The shared decoded-tile file (``ndsampler._backends.tiles``): exact pixels,
+one decode per tile across processes, and safety when a writer dies, the
+budget is spent or the disk is full.
+"""
+import multiprocessing
+import os
+
+import numpy as np
+import pytest
+
+from ndsampler._backends.readers import ArrayReader
+from ndsampler._backends.tiles import SharedTileReader
+
+PIXELS = np.random.default_rng(0).integers(0, 60000, (70, 90, 3)).astype(np.uint16)
+
+
+class CountingReader(ArrayReader):
+    """An in-memory reader that counts the windows it is asked to read."""
+
+    def __init__(self, array):
+        super().__init__(array)
+        self.reads = 0
+
+    def read_into(self, out, ya, yb, xa, xb, bands=None):
+        self.reads += 1
+        super().read_into(out, ya, yb, xa, xb, bands)
+
+
+def shared(tmp_path, array=PIXELS, name='img_0123_abcd.tiles', **kw):
+    kw.setdefault('tile', 16)
+    kw.setdefault('max_bytes', 1 << 24)
+    return SharedTileReader(CountingReader(array), tmp_path / name, **kw)
+
+
+def test_shared_tiles_give_exact_windows_and_bands(tmp_path):
+    reader = shared(tmp_path)
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        ya, xa = int(rng.integers(0, 69)), int(rng.integers(0, 89))
+        yb, xb = int(rng.integers(ya + 1, 71)), int(rng.integers(xa + 1, 91))
+        assert np.array_equal(reader.read(ya, yb, xa, xb), PIXELS[ya:yb, xa:xb])
+    assert np.array_equal(reader.read(0, 70, 0, 90, bands=[2, 0]), PIXELS[:, :, [2, 0]])
+    # the edge tile (rows 64:70, cols 80:90) is stored padded and read exactly
+    assert reader.read(64, 70, 80, 90).tolist() == PIXELS[64:70, 80:90].tolist()
+
+
+def test_each_tile_is_decoded_once(tmp_path):
+    reader = shared(tmp_path)
+    reader.read(0, 70, 0, 90)
+    assert reader.inner.reads == 5 * 6  # ceil(70/16) x ceil(90/16) tiles
+    reader.read(3, 40, 7, 77)
+    assert reader.inner.reads == 30
+
+
+def fill_in_child(fpath, queue):
+    reader = SharedTileReader(CountingReader(PIXELS), fpath, tile=16, max_bytes=1 << 24)
+    reader.read(0, 70, 0, 90)
+    queue.put(reader.inner.reads)
+
+
+@pytest.mark.parametrize('method', ['fork', 'spawn'])
+def test_tiles_decoded_in_one_process_serve_another(tmp_path, method):
+    ctx = multiprocessing.get_context(method)
+    queue = ctx.Queue()
+    proc = ctx.Process(target=fill_in_child, args=(tmp_path / 'img_0123_abcd.tiles', queue))
+    proc.start()
+    assert queue.get(timeout=60) == 30
+    proc.join(60)
+    blank = shared(tmp_path, array=np.zeros_like(PIXELS))
+    assert np.array_equal(blank.read(0, 70, 0, 90), PIXELS)
+    assert blank.inner.reads == 0
+
+
+def test_a_tile_left_half_written_is_decoded_again(tmp_path):
+    reader = shared(tmp_path)
+    reader.store.tiles[1, 2] = 7  # a writer died here before marking the tile ready
+    assert np.array_equal(reader.read(16, 32, 32, 48), PIXELS[16:32, 32:48])
+    assert reader.inner.reads == 1
+
+
+def test_past_the_budget_tiles_are_read_without_sharing(tmp_path):
+    reader = shared(tmp_path, max_bytes=1)
+    assert np.array_equal(reader.read(0, 70, 0, 90), PIXELS)
+    assert int(reader.store.state.sum()) == 0
+    assert os.stat(reader.store.fpath).st_blocks == 0
+
+
+def test_a_full_disk_is_not_a_crash(tmp_path, monkeypatch):
+    def no_space(fd, offset, length):
+        raise OSError(28, 'No space left on device')
+    monkeypatch.setattr(os, 'posix_fallocate', no_space)
+    reader = shared(tmp_path)
+    assert np.array_equal(reader.read(5, 60, 5, 80), PIXELS[5:60, 5:80])
+    assert int(reader.store.state.sum()) == 0
+
+
+def test_a_new_cache_version_replaces_the_old_tile_file(tmp_path):
+    old = shared(tmp_path, name='img_0123_aaaa.tiles')
+    old.read(0, 16, 0, 16)
+    shared(tmp_path, name='img_0123_bbbb.tiles')
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['img_0123_bbbb.tiles']
+    # a reader that still maps the old file keeps reading it
+    assert np.array_equal(old.read(0, 16, 0, 16), PIXELS[:16, :16])
