@@ -1,4 +1,5 @@
 """A map-style dataset over a sampler's windows."""
+import functools
 import gc
 import numbers
 import os
@@ -438,6 +439,7 @@ def _cv2():
 _CV2 = False
 
 
+@functools.lru_cache(maxsize=64)
 def _torch_dtype_or_none(dtype):
     try:
         return _torch_dtype(dtype)
