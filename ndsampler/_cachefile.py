@@ -2,12 +2,13 @@
 Crash-safe cache files: content keys, a lock across processes, atomic
 publication, and a checksum stamp that catches later corruption.
 
-A cache file is built under a temporary name in its final directory and
-renamed into place with :func:`os.replace`, so a reader sees either no file or
-a whole one.  Builders of the same file take an exclusive ``flock`` on a lock
-file beside it, so N processes that first-touch one image build it once; the
-lock file and any temporary left by a killed builder are removed by the next
-builder.
+A cache file (or a cache directory, such as a zarr store) is built under a
+temporary name in its final directory and renamed into place, so a reader
+sees either no cache or a whole one.  Builders of the same cache take an
+exclusive ``flock`` on a lock file beside it, so N processes that first-touch
+one image build it once; the lock file and any temporary left by a killed
+builder are removed by the next builder.  The stamp of a directory is a
+manifest of its files' stat keys and checksums.
 
 Example:
     >>> import ubelt as ub
@@ -21,6 +22,16 @@ Example:
     'hello'
     >>> sorted(p.name for p in dpath.iterdir())
     ['a.txt', 'a.txt.ok']
+    >>> def write_dir(tmp):
+    ...     os.makedirs(os.path.join(tmp, 'c'))
+    ...     with open(os.path.join(tmp, 'c', 'b.bin'), 'wb') as f:
+    ...         f.write(b'xyz')
+    >>> dst = build_once(dpath / 'd.zarr', write_dir)
+    >>> is_intact(dst), sorted(json.loads((dpath / 'd.zarr.ok').read_text())['files'])
+    (True, ['c/b.bin'])
+    >>> _ = (dst / 'c' / 'b.bin').write_bytes(b'xy')
+    >>> is_intact(dst)
+    False
 """
 import contextlib
 import errno
@@ -29,6 +40,7 @@ import glob
 import hashlib
 import json
 import os
+import shutil
 import uuid
 import zlib
 from os.path import basename, dirname, join, splitext
@@ -48,6 +60,9 @@ def source_key(fpath, hashid_mode='PATH'):
     ``'PATH'`` hashes the real path with the file's inode, size, ``mtime_ns``
     and ``ctime_ns`` (restoring an old mtime still changes ``ctime_ns``);
     ``'PIXELS'`` hashes the file's bytes, which survives copies and moves.
+    A directory source (a zarr store) is keyed by every file in it, and a
+    ``file.h5::/dataset`` source by its file (see
+    :mod:`ndsampler._backends.array_sources`).
 
     Example:
         >>> import ubelt as ub
@@ -59,21 +74,47 @@ def source_key(fpath, hashid_mode='PATH'):
         True
         >>> source_key(fpath, 'PIXELS') == source_key(fpath, 'PIXELS')
         True
+        >>> source_key(str(fpath) + '::/x') != source_key(fpath)
+        True
     """
-    try:
-        st = os.stat(fpath)
-    except FileNotFoundError:
+    if hashid_mode not in ('PATH', 'PIXELS'):
+        raise BackendConfigError('unknown hashid_mode={!r}'.format(hashid_mode))
+    fpath = os.fspath(fpath)
+    real = fpath if os.path.exists(fpath) or '::' not in fpath else fpath.split('::', 1)[0]
+    if not os.path.exists(real):
         from ndsampler.errors import SourceReadError
-        raise SourceReadError(errno.ENOENT, 'source image does not exist',
-                              str(fpath)) from None
-    if hashid_mode == 'PATH':
-        text = '{}|{}|{}|{}|{}'.format(os.path.realpath(fpath), st.st_ino,
-                                       st.st_size, st.st_mtime_ns,
-                                       st.st_ctime_ns)
+        raise SourceReadError(errno.ENOENT, 'source image does not exist', fpath)
+    if real == fpath and not os.path.isdir(fpath):  # a plain file: the original keys
+        if hashid_mode == 'PIXELS':
+            return ub.hash_file(fpath, hasher='sha1')[:16]
+        st = os.stat(fpath)
+        text = '{}|{}|{}|{}|{}'.format(os.path.realpath(fpath), st.st_ino, st.st_size,
+                                       st.st_mtime_ns, st.st_ctime_ns)
         return hashlib.sha1(text.encode('utf8')).hexdigest()[:16]
-    if hashid_mode == 'PIXELS':
-        return ub.hash_file(fpath, hasher='sha1')[:16]
-    raise BackendConfigError('unknown hashid_mode={!r}'.format(hashid_mode))
+    hasher = hashlib.sha1(fpath[len(real):].encode('utf8'))
+    for rel, path in _member_files(real):
+        if hashid_mode == 'PIXELS':
+            hasher.update('{}|{}|'.format(rel, ub.hash_file(path, hasher='sha1')).encode('utf8'))
+        else:
+            st = os.stat(path)
+            hasher.update('{}|{}|{}|{}|{}|{}|'.format(
+                os.path.realpath(path), st.st_ino, st.st_size, st.st_mtime_ns,
+                st.st_ctime_ns, rel).encode('utf8'))
+    return hasher.hexdigest()[:16]
+
+
+def _member_files(path):
+    """``(relative path, path)`` of a file itself, or of every file under a
+    directory, in a fixed order."""
+    if not os.path.isdir(path):
+        return [('', path)]
+    found = []
+    for dirpath, dirnames, fnames in os.walk(path):
+        dirnames.sort()
+        for fname in sorted(fnames):
+            full = join(dirpath, fname)
+            found.append((os.path.relpath(full, path), full))
+    return found
 
 
 def cache_fpath(cache_dpath, src_fpath, key, ext):
@@ -81,7 +122,7 @@ def cache_fpath(cache_dpath, src_fpath, key, ext):
     ``<cache_dpath>/<stem>_<path hash>_<key><ext>``: one family of names per
     source path, so stale siblings can be found and removed.
     """
-    stem = splitext(basename(src_fpath))[0][:40]
+    stem = splitext(basename(os.fspath(src_fpath).split('::', 1)[0].rstrip('/')))[0][:40]
     path_hash = hashlib.sha1(os.path.realpath(src_fpath).encode('utf8')).hexdigest()[:8]
     return join(cache_dpath, '{}_{}_{}{}'.format(stem, path_hash, key, ext))
 
@@ -116,11 +157,19 @@ def file_lock(lock_fpath):
         os.close(fd)
 
 
-def remove_stale(pattern):
-    """Delete the files matching a glob pattern."""
-    for fpath in glob.glob(pattern):
+def remove_path(path):
+    """Delete a file or a directory tree; missing is fine."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
         with contextlib.suppress(OSError):
-            os.unlink(fpath)
+            os.unlink(path)
+
+
+def remove_stale(pattern):
+    """Delete the files (and directories) matching a glob pattern."""
+    for fpath in glob.glob(pattern):
+        remove_path(fpath)
 
 
 STAMP_SUFFIX = '.ok'
@@ -141,9 +190,23 @@ def _stat_key(st):
     return [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
 
 
+def checksum(path):
+    """CRC-32 of a file, or ``{relative path: CRC-32}`` of every file under a directory."""
+    if os.path.isdir(path):
+        return {rel: file_crc32(full) for rel, full in _member_files(path)}
+    return file_crc32(path)
+
+
 def write_stamp(fpath, crc):
-    """Record a published file's stat and checksum in ``<fpath>.ok``."""
-    stamp = {'stat': _stat_key(os.stat(fpath)), 'crc32': crc}
+    """
+    Record a published cache's stat and checksum in ``<fpath>.ok``: for a
+    directory, a manifest of each file's stat and checksum.
+    """
+    if isinstance(crc, dict):
+        stamp = {'files': {rel: {'stat': _stat_key(os.stat(join(fpath, rel))), 'crc32': value}
+                           for rel, value in crc.items()}}
+    else:
+        stamp = {'stat': _stat_key(os.stat(fpath)), 'crc32': crc}
     tmp = '{}{}{}{}-{}'.format(fpath, STAMP_SUFFIX, TMP_MARK, os.getpid(), uuid.uuid4().hex[:8])
     try:
         with open(tmp, 'w') as file:
@@ -154,22 +217,34 @@ def write_stamp(fpath, crc):
             os.unlink(tmp)
 
 
+def _file_matches(fpath, entry):
+    """True when a file has the stat of its stamp entry, or (a stat that
+    changed) the same size and CRC-32."""
+    st = os.stat(fpath)
+    if _stat_key(st) == entry['stat']:
+        return True
+    return st.st_size == entry['stat'][1] and file_crc32(fpath) == entry['crc32']
+
+
 def is_intact(fpath):
     """
     True when ``fpath`` is a published cache file whose bytes are the ones
     its stamp recorded.  The common case costs a ``stat`` and a small read:
     only a file whose stat changed since it was published (written to,
-    truncated, touched) is read in full and checked against the CRC-32.
+    truncated, touched) is read in full and checked against the CRC-32.  A
+    cache directory is intact when each file of its manifest is (files added
+    later are ignored).
     """
     try:
         with open(fpath + STAMP_SUFFIX) as file:
             stamp = json.load(file)
-        st = os.stat(fpath)
-    except (OSError, ValueError):
+        if os.path.isdir(fpath):
+            files = stamp['files']
+            return bool(files) and all(_file_matches(join(fpath, rel), entry)
+                                       for rel, entry in files.items())
+        return 'files' not in stamp and _file_matches(fpath, stamp)
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
         return False
-    if _stat_key(st) == stamp.get('stat'):
-        return True
-    return st.st_size == stamp['stat'][1] and file_crc32(fpath) == stamp.get('crc32')
 
 
 def _remove_temporaries(dst):
@@ -199,10 +274,28 @@ def _remove_abandoned_lock(lock_fpath, dst):
         os.close(fd)
 
 
+def _publish(tmp, dst):
+    """
+    Rename a finished build into place.  A file replaces its old version
+    atomically; a directory cannot replace a directory in one step, so the
+    old one (a corrupt cache, with its stamp removed first) is renamed aside
+    and deleted after the new one is in place.
+    """
+    if not os.path.isdir(tmp) or not os.path.lexists(dst):
+        os.replace(tmp, dst)
+        return
+    remove_path(dst + STAMP_SUFFIX)
+    aside = '{}{}{}-{}-old'.format(dst, TMP_MARK, os.getpid(), uuid.uuid4().hex[:8])
+    os.replace(dst, aside)
+    os.replace(tmp, dst)
+    remove_path(aside)
+
+
 def build_once(dst, build, validate=None, family_glob=None):
     """
     Return ``dst``, building it with ``build(tmp_fpath)`` unless an intact
-    copy is already published (see :func:`is_intact`).
+    copy is already published (see :func:`is_intact`).  The build may write
+    a file or a directory at ``tmp_fpath``.
 
     The build runs under :func:`file_lock`; its output is checked with
     ``validate(tmp_fpath)`` (a format check), checksummed, renamed into place
@@ -231,18 +324,16 @@ def build_once(dst, build, validate=None, family_glob=None):
                 build(tmp)
                 if validate is not None and not validate(tmp):
                     raise CacheError(errno.EIO, 'freshly built cache file failed validation', tmp)
-                crc = file_crc32(tmp)
-                os.replace(tmp, dst)
+                crc = checksum(tmp)
+                _publish(tmp, dst)
             finally:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
+                remove_path(tmp)
             write_stamp(dst, crc)
             if family_glob is not None:
                 stale = set(glob.glob(family_glob)) - {dst}
                 for fpath in stale:
-                    for path in (fpath, fpath + STAMP_SUFFIX):
-                        with contextlib.suppress(OSError):
-                            os.unlink(path)
+                    remove_path(fpath + STAMP_SUFFIX)
+                    remove_path(fpath)
     except NdsamplerError:
         raise  # already names what failed (the source, or the cache file)
     except OSError as ex:

@@ -105,22 +105,61 @@ def random_targets(rng, gid, shape, n, max_side=90, overhang=40):
 
 
 def cache_listing(workdir):
-    """Every file under ``<workdir>/_cache/frames`` (relative paths)."""
+    """Every cache entry under ``<workdir>/_cache/frames`` (relative paths):
+    files, and directories whose name has a dot (a zarr store, or a
+    temporary of one), listed whole."""
     root = os.path.join(os.fspath(workdir), '_cache', 'frames')
     found = []
-    for dirpath, _, fnames in os.walk(root):
-        found.extend(os.path.relpath(os.path.join(dirpath, f), root) for f in fnames)
+    for dirpath, dirnames, fnames in os.walk(root):
+        units = [d for d in dirnames if '.' in d]
+        dirnames[:] = [d for d in dirnames if '.' not in d]
+        found.extend(os.path.relpath(os.path.join(dirpath, f), root) for f in units + fnames)
     return sorted(found)
 
 
 def published_caches(workdir):
-    """The published cache files, each checked to carry its ``.ok`` stamp
-    and none left as a temporary or a lock (docs/reliability.rst)."""
+    """The published caches (files or directories), each checked to carry its
+    ``.ok`` stamp and none left as a temporary or a lock (docs/reliability.rst)."""
     names = cache_listing(workdir)
     assert not [n for n in names if '.tmp-' in n or n.endswith('.lock')], names
     data = [n for n in names if not n.endswith('.ok')]
     assert sorted(n + '.ok' for n in data) == sorted(n for n in names if n.endswith('.ok')), names
     return [os.path.join(os.fspath(workdir), '_cache', 'frames', n) for n in data]
+
+
+def cache_nbytes(cache):
+    """Bytes of a cache file, or of every file in a cache directory."""
+    if not os.path.isdir(cache):
+        return os.path.getsize(cache)
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(cache) for f in fs)
+
+
+def data_file_of(cache):
+    """The file to damage in a cache: the cache file, or a cache directory's
+    largest file (the shard of the most pixels)."""
+    if not os.path.isdir(cache):
+        return cache
+    files = [os.path.join(d, f) for d, _, fs in os.walk(cache) for f in fs]
+    return max(files, key=os.path.getsize)
+
+
+def damage_cache(cache, damage):
+    """Truncate (``'truncated'``, ``'emptied'``) or overwrite the middle of
+    (``'overwritten'``) the data file of a cache; ``'tail-zeroed'`` zeroes
+    its last 4 KiB, keeping its size."""
+    fpath = data_file_of(cache)
+    size = os.path.getsize(fpath)
+    with open(fpath, 'r+b') as file:
+        if damage == 'truncated':
+            file.truncate(size // 2)
+        elif damage == 'emptied':
+            file.truncate(0)
+        elif damage == 'tail-zeroed':
+            file.seek(max(0, size - 4096))
+            file.write(b'\0' * min(size, 4096))
+        else:
+            file.seek(size // 2)
+            file.write(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
 
 
 def count_builds(monkeypatch, sampler, log_fpath, during_build=None):

@@ -1,8 +1,10 @@
 """
 Run the tests as if an optional dependency were not installed.
 
-``NDSAMPLER_TEST_BLOCK_GDAL=1`` hides GDAL (``osgeo``) and
-``NDSAMPLER_TEST_BLOCK_TORCH=1`` hides torch: :func:`apply` puts ``None`` into
+``NDSAMPLER_TEST_BLOCK_GDAL=1`` hides GDAL (``osgeo``),
+``NDSAMPLER_TEST_BLOCK_TORCH=1`` hides torch, ``NDSAMPLER_TEST_BLOCK_ZARR=1``
+hides zarr and ``NDSAMPLER_TEST_BLOCK_H5PY=1`` hides h5py (and hdf5plugin):
+:func:`apply` puts ``None`` into
 ``sys.modules`` for the package and its submodules, which is how Python marks
 a module that must not be imported: ``import osgeo`` raises
 ``ModuleNotFoundError`` and ``importlib.util.find_spec('osgeo')`` returns
@@ -19,7 +21,15 @@ HIDEABLE = {
     'NDSAMPLER_TEST_BLOCK_GDAL': ('osgeo', ['osgeo.gdal', 'osgeo.gdal_array', 'osgeo.gdalconst',
                                             'osgeo.ogr', 'osgeo.osr', 'osgeo_utils']),
     'NDSAMPLER_TEST_BLOCK_TORCH': ('torch', ['torch.utils', 'torch.utils.data', 'torchvision']),
+    'NDSAMPLER_TEST_BLOCK_ZARR': ('zarr', ['zarr.storage', 'zarr.codecs', 'zarr.core']),
+    'NDSAMPLER_TEST_BLOCK_H5PY': ('h5py', ['hdf5plugin']),
 }
+
+
+#: Packages that their own pytest plugin imports before any conftest (zarr
+#: registers ``zarr.testing``): hiding them drops the loaded modules instead of
+#: refusing.  The plugin keeps its objects; ``import zarr`` fails from then on.
+IMPORTED_BY_PYTEST_PLUGINS = {'zarr'}
 
 
 def requested(env_var):
@@ -35,13 +45,33 @@ def apply():
             continue
         loaded = [name for name in sys.modules if sys.modules[name] is not None and
                   (name == package or name.startswith(package + '.'))]
-        if loaded:
+        if loaded and package not in IMPORTED_BY_PYTEST_PLUGINS:
             raise RuntimeError('{}: {} was imported before it could be hidden: {}'.format(
                 env_var, package, loaded[:5]))
+        for name in loaded:
+            del sys.modules[name]
         for name in [package] + submodules:
             sys.modules[name] = None
         hidden.append(package)
     return hidden
+
+
+def importable(module):
+    """True when ``module`` imports in this process (and is not hidden)."""
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
+
+
+def zarr_v3_importable():
+    """True when zarr, version 3 or later, imports in this process."""
+    try:
+        import zarr
+    except ImportError:
+        return False
+    return int(zarr.__version__.split('.')[0]) >= 3
 
 
 def gdal_importable():

@@ -1,6 +1,6 @@
 """
 Shared fixtures: a small kwcoco dataset with known pixels and annotations,
-and a sampler per backend (``None``, ``'npy'``, ``'cog'``).
+and a sampler per backend (``None``, ``'npy'``, ``'cog'``, ``'zarr'``, ``'hdf5'``).
 
 Optional dependencies:
 
@@ -14,6 +14,10 @@ Optional dependencies:
 
 * torch. Tests that need it call ``pytest.importorskip('torch')``;
   ``NDSAMPLER_TEST_BLOCK_TORCH=1`` hides an installed torch.
+
+* zarr (v3) and h5py, for the ``'zarr'`` and ``'hdf5'`` backends: markers
+  ``zarr`` and ``h5py``, hidden by ``NDSAMPLER_TEST_BLOCK_ZARR=1`` and
+  ``NDSAMPLER_TEST_BLOCK_H5PY=1``.
 """
 import _optional_deps
 
@@ -27,16 +31,28 @@ import numpy as np  # NOQA: E402
 import pytest  # NOQA: E402
 
 HAVE_GDAL = _optional_deps.gdal_importable()
+HAVE_ZARR = _optional_deps.zarr_v3_importable()
+HAVE_H5PY = _optional_deps.importable('h5py')
 
 #: Skip a test (or a parameter) unless GDAL's Python bindings import.
 requires_gdal = pytest.mark.gdal
+#: ... unless zarr (version 3 or later) imports.
+requires_zarr = pytest.mark.zarr
+#: ... unless h5py imports.
+requires_h5py = pytest.mark.h5py
+#: Each marker of an optional dependency: (is it here, why a test is skipped).
+OPTIONAL_MARKERS = {
+    'gdal': (HAVE_GDAL, 'needs GDAL (osgeo) which does not import here'),
+    'zarr': (HAVE_ZARR, 'needs zarr>=3 which does not import here'),
+    'h5py': (HAVE_H5PY, 'needs h5py which does not import here'),
+}
 
 #: Every backend; the ``backend`` fixtures here and in
 #: ``test_backend_conformance.py`` run over this one list, so a new backend
 #: joins every shared test by being appended here.
-BACKENDS = [None, 'npy', 'cog']
+BACKENDS = [None, 'npy', 'cog', 'zarr', 'hdf5']
 #: Marks of backends that need an optional dependency.
-BACKEND_MARKS = {'cog': [requires_gdal]}
+BACKEND_MARKS = {'cog': [requires_gdal], 'zarr': [requires_zarr], 'hdf5': [requires_h5py]}
 BACKEND_IDS = [str(b).lower() for b in BACKENDS]
 
 
@@ -52,23 +68,31 @@ BACKEND_PARAMS = [backend_param(b) for b in BACKENDS]
 CACHED_BACKEND_PARAMS = [backend_param(b) for b in BACKENDS if b is not None]
 
 
+def backend_available(param):
+    """True unless a ``backend_param`` carries the marker of a missing dependency."""
+    return all(OPTIONAL_MARKERS.get(mark.name, (True,))[0] for mark in param.marks)
+
+
 def pytest_configure(config):
-    config.addinivalue_line(
-        'markers', 'gdal: needs GDAL (osgeo.gdal_array); skipped when it does not import')
+    for name in OPTIONAL_MARKERS:
+        config.addinivalue_line('markers', '{}: {}; skipped otherwise'.format(
+            name, OPTIONAL_MARKERS[name][1].replace(' which does not import here', '')))
 
 
 def pytest_report_header(config):
-    return 'GDAL: {}; hidden by the environment: {}'.format(
-        'available' if HAVE_GDAL else 'not importable', HIDDEN or 'nothing')
+    have = ', '.join('{}: {}'.format(name, 'available' if here else 'not importable')
+                     for name, (here, _) in OPTIONAL_MARKERS.items())
+    return '{}; hidden by the environment: {}'.format(have, HIDDEN or 'nothing')
 
 
 def pytest_collection_modifyitems(config, items):
-    if HAVE_GDAL:
-        return
-    skip = pytest.mark.skip(reason='needs GDAL (osgeo) which does not import here')
-    for item in items:
-        if item.get_closest_marker('gdal') is not None:
-            item.add_marker(skip)
+    for name, (here, reason) in OPTIONAL_MARKERS.items():
+        if here:
+            continue
+        skip = pytest.mark.skip(reason=reason)
+        for item in items:
+            if item.get_closest_marker(name) is not None:
+                item.add_marker(skip)
 
 
 RGB_SHAPE = (300, 400)      # image 1: lossless PNG, channels r|g|b

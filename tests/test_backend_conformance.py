@@ -1,9 +1,12 @@
 """
 The backend conformance suite: every behaviour below runs on every backend
-of the one list ``BACKENDS = [None, 'npy', 'cog']`` in ``tests/conftest.py``
-(which every other backend-parametrised test uses too).  A new backend joins
-by being appended to that list, plus a mark in ``conftest.BACKEND_MARKS`` if it
-needs an optional dependency ('cog' is marked ``gdal``: skipped without it).
+of the one list ``BACKENDS = [None, 'npy', 'cog', 'zarr', 'hdf5']`` in
+``tests/conftest.py`` (which every other backend-parametrised test uses too).
+A new backend joins by being appended to that list, plus a mark in
+``conftest.BACKEND_MARKS`` if it needs an optional dependency ('cog' is marked
+``gdal``, 'zarr' ``zarr`` and 'hdf5' ``h5py``: skipped without them).  A cache
+may be a file or a directory (a zarr store): ``_conformance`` damages and
+measures either.
 
 Only the public API is used (``CocoSampler(...).load_sample``,
 ``sampler.frames.load_image / load_region / prepare``, ``frames.cache_dpath``
@@ -29,9 +32,10 @@ import pytest
 
 import ndsampler
 from _conformance import (F32, GRAY, I32, LOSSLESS, MULTI, PHOTO, RGB, SMOOTH, SMOOTH_SIZE, U16,
-                          Sources, cache_listing, count_builds, decoded_source,
-                          lock_inodes_with_a_waiter, one_image_dset, published_caches,
-                          random_targets, reference_window, window_of, write_sources)
+                          Sources, cache_listing, cache_nbytes, count_builds, damage_cache,
+                          decoded_source, lock_inodes_with_a_waiter, one_image_dset,
+                          published_caches, random_targets, reference_window, window_of,
+                          write_sources)
 from conftest import BACKEND_PARAMS, requires_gdal
 
 
@@ -438,18 +442,11 @@ def test_a_corrupt_cache_is_rebuilt_not_served(fresh, gid, damage):
     expected = fresh.load_sample(target)['im']
     stem = os.path.splitext(os.path.basename(fresh.dset.get_image_fpath(gid)))[0] + '_'
     (cache,) = [p for p in published_caches(workdir) if os.path.basename(p).startswith(stem)]
-    size = os.path.getsize(cache)
-    with open(cache, 'r+b') as file:
-        if damage == 'truncated':
-            file.truncate(size // 2)
-        elif damage == 'emptied':
-            file.truncate(0)
-        else:
-            file.seek(size // 2)
-            file.write(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    size = cache_nbytes(cache)
+    damage_cache(cache, damage)
     again = ndsampler.CocoSampler(fresh.dset, workdir=workdir, backend=fresh.backend)
     np.testing.assert_array_equal(again.load_sample(target)['im'], expected)
-    assert os.path.getsize(cache) == size
+    assert cache_nbytes(cache) == size
     published_caches(workdir)
 
 
@@ -459,9 +456,7 @@ def test_a_cache_without_its_stamp_is_not_trusted(fresh, sources):
     fresh.load_sample(target)
     (cache,) = published_caches(fresh.frames.workdir)
     os.unlink(cache + '.ok')
-    with open(cache, 'r+b') as file:  # damage that keeps size and (coarse) stat
-        file.seek(os.path.getsize(cache) - 4096)
-        file.write(b'\0' * 4096)
+    damage_cache(cache, 'tail-zeroed')  # damage that keeps size and (coarse) stat
     again = ndsampler.CocoSampler(fresh.dset, workdir=fresh.frames.workdir, backend=fresh.backend)
     np.testing.assert_array_equal(np.asarray(again.frames.load_image(RGB)), sources.arrays[RGB])
     assert len(published_caches(fresh.frames.workdir)) == 1

@@ -22,9 +22,8 @@ BATCH_SIZE = 4
 
 def available_backends():
     """The backends of ``BACKEND_PARAMS`` whose marks do not skip them here."""
-    from conftest import HAVE_GDAL
-    return [p.values[0] for p in BACKEND_PARAMS
-            if HAVE_GDAL or not any(m.name == 'gdal' for m in p.marks)]
+    from conftest import backend_available
+    return [p.values[0] for p in BACKEND_PARAMS if backend_available(p)]
 
 
 @pytest.fixture

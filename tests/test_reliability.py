@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 import ndsampler
+from _conformance import damage_cache
 from conftest import CACHED_BACKEND_PARAMS, backend_param, direct_read
 
 LOSSLESS = [backend_param('npy'), backend_param({'type': 'cog', 'config': {'compress': 'ZSTD'}},
@@ -149,8 +150,7 @@ def test_a_full_disk_leaves_no_partial_cache(dset, tmp_path, backend, monkeypatc
 
     def build_until_full(self, src, tmp):
         real_build(self, src, tmp)
-        with open(tmp, 'r+b') as file:  # the disk filled up halfway through
-            file.truncate(os.path.getsize(tmp) // 2)
+        damage_cache(tmp, 'truncated')  # the disk filled up halfway through
         raise OSError(errno.ENOSPC, 'No space left on device')
     monkeypatch.setattr(type(sampler.frames.backend), 'build', build_until_full)
     with pytest.warns(RuntimeWarning, match='No space left'):
