@@ -9,7 +9,7 @@ The structure mirrors ndsampler 0.8.1::
          'file_name': <as in the dataset>, 'channels': <code>,
          'norm_channels': <normalised code or None>,
          'warp_aux_to_img': <for auxiliary / asset files>,
-         'path': <bundle_dpath joined with file_name>,
+         'path': <bundle_dpath joined with file_name; a URL as it is>,
          'hashid': <cache key>, 'hashid_mode': 'PATH' | 'PIXELS',
          'cache': <cache file path>,   # these three only with an on-disk cache
          'cache_type': None | 'npy' | 'cog'}},
@@ -36,9 +36,9 @@ Example:
 """
 import os
 import warnings
-from os.path import join
 
 from ndsampler.errors import UnknownIdError
+from ndsampler.remote import join_source
 
 
 def build_pathinfo(frames, image_id):
@@ -108,7 +108,7 @@ def _warp_aux_to_img(asset):
 
 def _populate_chan_info(frames, chan, root=''):
     """Add ``path`` and the cache fields of the frames' backend to ``chan``."""
-    fpath = join(root, chan['file_name'])
+    fpath = join_source(root, chan['file_name'])
     chan['path'] = fpath
     backend = frames.backend
     if hasattr(backend, 'cache_fpath_of'):

@@ -360,24 +360,84 @@ class Frames:
             return decode_image(parts[0].fpath)
         return self.load_region(image_id, None, channels)
 
-    def prepare(self, gids=None, workers=0, use_stamp=True):
+    def prepare(self, gids=None, workers=0, use_stamp=True, executor=None):
         """
         Build the cache of every image (or of ``gids``) with a progress bar,
-        using ``workers`` threads.  A no-op for the ``None`` backend.
+        using ``workers`` threads, or the jobs of any
+        ``concurrent.futures.Executor`` (a ``ProcessPoolExecutor``, or
+        ``distributed.Client(...).get_executor()`` for a dask cluster): each
+        job gets only the backend (its configuration) and one source path.
+        Processes and hosts that share the workdir build each cache once.
         ``use_stamp`` is the original's argument, accepted for compatibility:
         every cache file is stamped and checked.
+
+        Returns:
+            List[dict]: per source file, ``source`` (the path, a URL without
+            credentials), ``cache`` (the cache file), ``bytes`` (its size) and
+            ``built`` (True when it was written during this call); empty for
+            the ``None`` backend, which has no cache.
+
+        Example:
+            >>> import ndsampler
+            >>> frames = ndsampler.SimpleFrames.demo(backend='npy')
+            >>> report = frames.prepare()
+            >>> sorted(report[0]), report[0]['bytes'] > 512 * 512 * 3
+            (['built', 'bytes', 'cache', 'source'], True)
+            >>> [r['built'] for r in frames.prepare()]
+            [False, False]
         """
         if self.backend.cache_dpath is None:
             print('Frames backend is None: there is no cache to prepare')
-            return
+            return []
         gids = self.image_ids if gids is None else gids
         fpaths = list(ub.unique(part.fpath for gid in gids
                                 for part in self._lookup_parts(gid)))
-        jobs = ub.JobPool(mode='thread', max_workers=workers)
-        for fpath in fpaths:
-            jobs.submit(self.backend.build_cache, fpath)
-        for job in jobs.as_completed(desc='prepare frames cache', progkw={'verbose': 1}):
-            job.result()
+        from concurrent.futures import as_completed
+        if executor is None:
+            executor = ub.JobPool(mode='thread', max_workers=workers)
+        index_of = {executor.submit(build_cache_job, self.backend, fpath): index
+                    for index, fpath in enumerate(fpaths)}
+        report = [None] * len(fpaths)
+        for future in ub.ProgIter(as_completed(index_of), total=len(index_of),
+                                  desc='prepare frames cache', verbose=1):
+            report[index_of[future]] = future.result()
+        return report
+
+
+def build_cache_job(backend, fpath):
+    """
+    Build one source's cache (the job :meth:`Frames.prepare` sends to a
+    worker; it pickles as a backend configuration and a path) and describe it.
+
+    Example:
+        >>> import ndsampler
+        >>> frames = ndsampler.SimpleFrames.demo(backend='npy')
+        >>> build_cache_job(frames.backend, frames.id_to_path[1])['cache'].endswith('.npy')
+        True
+    """
+    from ndsampler._cachefile import STAMP_SUFFIX
+    from ndsampler.remote import redact
+
+    def stamp_of(path):
+        try:
+            st = os.stat(os.fspath(path) + STAMP_SUFFIX)
+        except (OSError, TypeError):
+            return None
+        return (st.st_ino, st.st_mtime_ns)
+
+    def size_of(path):  # a file, or a directory store (zarr)
+        if not os.path.isdir(path):
+            return os.path.getsize(path)
+        return sum(os.path.getsize(os.path.join(root, name))
+                   for root, _, names in os.walk(path) for name in names)
+
+    fpath = os.fspath(fpath)
+    keyed = hasattr(backend, 'cache_fpath_of')
+    before = stamp_of(backend.cache_fpath_of(fpath)[0]) if keyed else None
+    cache = os.fspath(backend.build_cache(fpath))
+    after = stamp_of(cache)
+    return {'source': redact(fpath), 'cache': cache, 'bytes': size_of(cache),
+            'built': after is not None and after != before}
 
 
 def fill_frame(out, spec, handle, place):

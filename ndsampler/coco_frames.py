@@ -4,7 +4,11 @@ Frames of a kwcoco dataset: each image's main file and its assets.
 An image is either one file (``file_name``, with optional ``channels``) or a
 set of assets (``auxiliary`` / ``assets``), each with its own channels and an
 optional ``warp_aux_to_img``.  Assets aligned with the image take the
-backend's fast path; warped ones are resampled through kwcoco.
+backend's fast path; warped ones are resampled through kwcoco.  A
+``file_name`` that is a URL (``http(s)://``, ``s3://``, ``gs://``,
+``/vsicurl/`` ...) is read remotely (:mod:`ndsampler.remote`) and never joined
+with the bundle directory; an image without ``width`` / ``height`` takes
+its size from the file's header.
 
 Example:
     >>> import kwcoco
@@ -15,12 +19,12 @@ Example:
     (10, 20, 3)
 """
 import os
-from os.path import join
 
 import numpy as np
 
 from ndsampler.abstract_frames import ALL_CHANNELS, Frames, Part
 from ndsampler.errors import UnknownIdError
+from ndsampler.remote import join_source
 
 
 def channel_names(code):
@@ -70,13 +74,13 @@ class CocoFrames(Frames):
         bundle = os.fspath(self.dset.bundle_dpath)
         parts = []
         if img.get('file_name', None):
-            parts.append(Part(join(bundle, img['file_name']),
+            parts.append(Part(join_source(bundle, img['file_name']),
                               channel_names(img.get('channels', None)), True, True))
         for asset in (img.get('auxiliary', None) or []) + (img.get('assets', None) or []):
             warp = kwimage.Affine.coerce(asset.get('warp_aux_to_img', None))
             same_size = (asset.get('width', img.get('width')) == img.get('width') and
                          asset.get('height', img.get('height')) == img.get('height'))
-            parts.append(Part(join(bundle, asset['file_name']),
+            parts.append(Part(join_source(bundle, asset['file_name']),
                               channel_names(asset.get('channels', None)),
                               bool(warp.isclose_identity() and same_size), False))
         if not parts:
@@ -97,6 +101,11 @@ class CocoFrames(Frames):
 
     def _warped_dims(self, image_id):
         img = self.dset.imgs[image_id]
+        if img.get('height') is None or img.get('width') is None:
+            parts = self._lookup_parts(image_id)
+            main = next((p for p in parts if p.main), parts[0])
+            reader = self.backend.open(main.fpath)  # the size from the file's header
+            return (reader.height, reader.width)
         return (img['height'], img['width'])
 
     def delayed_window(self, spec, index, scaled=True):

@@ -13,6 +13,8 @@ Example:
     True
     >>> issubclass(errors.SourceReadError, OSError)
     True
+    >>> issubclass(errors.RemoteNotFoundError, (errors.SourceReadError, FileNotFoundError))
+    True
 """
 
 
@@ -74,3 +76,21 @@ class StitchError(NdsamplerError, ValueError):
 
 class StitchShapeError(StitchError):
     """A prediction whose dimensions or channel count do not fit the stitcher."""
+
+
+class RemoteSourceError(SourceReadError):
+    """A remote source (URL) that cannot be read; ``filename`` is the URL
+    without credentials or signatures."""
+
+
+class RemoteNotFoundError(RemoteSourceError, FileNotFoundError):
+    """A remote source that does not exist (HTTP 404, no such object or bucket)."""
+
+
+class RemoteAccessDeniedError(RemoteSourceError, PermissionError):
+    """A remote source the credentials may not read (HTTP 401 / 403)."""
+
+
+class RemoteUnavailableError(RemoteSourceError, ConnectionError):
+    """A remote source that kept failing transiently (5xx, resets, timeouts)
+    after every retry."""

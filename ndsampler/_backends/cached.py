@@ -3,6 +3,11 @@ What the on-disk cache backends share: one cache file per source file,
 named by the source's content key, built once under a lock and published
 atomically (:mod:`ndsampler._cachefile`), and opened through the per-process
 handle pool (:mod:`ndsampler._handles`).
+
+A remote source (a URL, see :mod:`ndsampler.remote`) is keyed by its remote
+identity (size, ``ETag``, ``Last-Modified``: one ``HEAD``), and its cache is
+built from a local copy fetched next to the cache's temporary and deleted
+after the build.
 """
 import abc
 import errno
@@ -11,7 +16,7 @@ import os
 import warnings
 from os.path import join
 
-from ndsampler import _cachefile
+from ndsampler import _cachefile, remote
 from ndsampler._backends.base import Backend
 from ndsampler.errors import CacheError
 
@@ -81,15 +86,25 @@ class CachedBackend(Backend):
 
     def cache_fpath_of(self, fpath):
         """``(cache path, key)`` the source's cache has now (keyed by its content)."""
+        if remote.is_remote(fpath):
+            key = remote.source_key(fpath, self.hashid_mode)
+            return remote.cache_fpath(self.cache_dpath, fpath, key, self.ext), key
         key = _cachefile.source_key(fpath, self.hashid_mode)
         return _cachefile.cache_fpath(self.cache_dpath, fpath, key, self.ext), key
+
+    def _build_any(self, fpath, tmp_fpath):
+        """:meth:`build`, from a temporary local copy when the source is remote."""
+        if not remote.is_remote(fpath):
+            return self.build(fpath, tmp_fpath)
+        with remote.temporary_copy(fpath, beside=tmp_fpath) as local:
+            return self.build(local, tmp_fpath)
 
     def _publish(self, fpath):
         """The published cache path of a source, building it if needed."""
         dst = self._cache_by_source.get(fpath, None)
         if dst is None:
             dst, key = self.cache_fpath_of(fpath)
-            _cachefile.build_once(dst, lambda tmp: self.build(fpath, tmp), self.is_valid,
+            _cachefile.build_once(dst, lambda tmp: self._build_any(fpath, tmp), self.is_valid,
                                   family_glob=self._family_glob(dst, key))
             self._cache_by_source[fpath] = dst
         return dst
@@ -128,5 +143,5 @@ class CachedBackend(Backend):
         direct = self.__dict__.get('_direct_backend', None)
         if direct is None:
             from ndsampler._backends.direct import DirectBackend
-            direct = self._direct_backend = DirectBackend({})
+            direct = self._direct_backend = DirectBackend({}, self.workdir, self.hashid_mode)
         return direct

@@ -19,12 +19,14 @@ Compression (``config['compress']``):
 Overviews are box averages (OpenCV ``INTER_AREA``, each level from the one
 below it); a JPEG source's first level is decoded straight at half size.
 
-A source that is already a tiled GeoTIFF (a COG, for instance) needs no
-conversion: it is read in place, and ``prepare`` writes nothing for it.
+A local source that is already a tiled GeoTIFF (a COG, for instance) needs
+no conversion: it is read in place, and ``prepare`` writes nothing for it.
+A remote one (a URL) is converted like any other source, into a local cache.
 """
 import math
 import os
 
+from ndsampler import remote
 from ndsampler._backends.cached import CachedBackend
 from ndsampler._backends.readers import GdalReader
 from ndsampler._backends.source import decode_image, ext_of, missing_or_unreadable
@@ -144,11 +146,12 @@ class CogBackend(CachedBackend):
         self._in_place = {}
 
     def reads_in_place(self, fpath):
-        """True for a source that is already a tiled GeoTIFF (a COG, say):
-        it is read where it is, and no cache file is made."""
+        """True for a local source that is already a tiled GeoTIFF (a COG,
+        say): it is read where it is, and no cache file is made."""
         in_place = self._in_place.get(fpath, None)
         if in_place is None:
-            in_place = self._in_place[fpath] = is_tiled_geotiff(fpath)
+            in_place = not remote.is_remote(fpath) and is_tiled_geotiff(fpath)
+            self._in_place[fpath] = in_place
         return in_place
 
     def _publish(self, fpath):

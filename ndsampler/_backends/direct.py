@@ -7,12 +7,16 @@ LRU bounded by bytes (``config['lru_bytes']``, default 1 GiB, or the
 a working set that fits decode each image once.  TIFF and other tiled or
 striped formats are read by window through GDAL, without decoding the rest.
 Windows are always copies: changing one never changes the cache.
+
+Remote sources (URLs, see :mod:`ndsampler.remote`): a tiled raster (a COG)
+is read in place, each window fetching only its tiles; any other remote file
+is fetched once into ``<workdir>/_cache/remote`` and read like a local one.
 """
 import os
 
 from ndsampler._backends import source
 from ndsampler._backends.base import Backend
-from ndsampler._backends.readers import ArrayReader, GdalReader
+from ndsampler._backends.readers import ArrayReader, GdalReader, RemoteGdalReader
 from ndsampler._handles import ByteLRU
 
 DEFAULT_LRU_BYTES = int(os.environ.get('NDSAMPLER_DECODED_LRU_BYTES', 1 << 30))
@@ -58,20 +62,44 @@ class DirectBackend(Backend):
 
     def __init__(self, config, workdir=None, hashid_mode='PATH'):
         self.config = config
+        self.workdir = workdir
+        self.hashid_mode = hashid_mode
         self.decoded = ByteLRU(config.get('lru_bytes', DEFAULT_LRU_BYTES))
 
     def __getstate__(self):
-        return {'config': self.config}
+        return {'config': self.config, 'workdir': self.workdir, 'hashid_mode': self.hashid_mode}
 
     def __setstate__(self, state):
-        self.__init__(state['config'])
+        self.__init__(state['config'], state.get('workdir'), state.get('hashid_mode', 'PATH'))
 
     def open(self, fpath):
+        kind = source.kind_of(fpath)
+        if kind == 'remote':
+            return self.open_remote(fpath)
+        return self.open_local(fpath)
+
+    def open_local(self, fpath):
+        """A reader on a local source file."""
         if source.ext_of(fpath) in source.GDAL_WINDOW_EXTS:
             from ndsampler.utils.util_gdal import have_gdal
             if have_gdal():
                 return open_gdal_source(fpath)
         return DecodedReader(fpath, self.decoded)
+
+    def open_remote(self, url):
+        """A reader on a remote source: in place when it is tiled, else on
+        its local copy (fetched once into the workdir)."""
+        from ndsampler import remote
+        if remote.ext_of(url) in source.GDAL_WINDOW_EXTS:
+            dataset = remote.open_dataset(url)
+            if remote.is_tiled(dataset):
+                return RemoteGdalReader(dataset, url)
+            dataset = None
+        workdir = self.workdir
+        if workdir is None:
+            import ubelt as ub
+            workdir = ub.Path.appdir('ndsampler')
+        return self.open_local(remote.local_copy(url, workdir, self.hashid_mode))
 
     def build_cache(self, fpath):
         """Nothing to build: the source is the cache."""

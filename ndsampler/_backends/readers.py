@@ -1,6 +1,7 @@
 """
 The readers backends hand out (see :class:`ndsampler._backends.base.Reader`):
-one over an in-memory or memory-mapped array, one over a GDAL dataset.
+one over an in-memory or memory-mapped array, one over a GDAL dataset, and
+one over a remote GDAL dataset (a COG read in place by URL).
 
 Example:
     >>> import numpy as np
@@ -12,6 +13,7 @@ import errno
 
 import numpy as np
 
+from ndsampler import remote
 from ndsampler._backends.base import Reader
 from ndsampler.errors import CacheError, SourceReadError
 
@@ -162,3 +164,25 @@ class GdalReader(Reader):
             error = SourceReadError if self.is_source else CacheError
             raise error(errno.EIO, 'GDAL cannot read window [{}:{}, {}:{}] ({})'.format(
                 yoff, yoff + ysize, xoff, xoff + xsize, ex), self.fpath) from ex
+
+
+class RemoteGdalReader(GdalReader):
+    """
+    A :class:`GdalReader` on a remote tiled raster (see
+    :mod:`ndsampler.remote`): each read fetches only the tiles it needs, with
+    the library's GDAL settings, and failures raise the typed remote errors,
+    naming the URL without credentials.
+    """
+
+    def __init__(self, dataset, url):
+        super().__init__(dataset, url, is_source=True)
+
+    def overview_levels(self):
+        if self._levels is None:
+            with remote.gdal_session(self.fpath):  # overview directories may be fetched
+                super().overview_levels()
+        return self._levels
+
+    def _guard(self, read, xoff, yoff, xsize, ysize, **kwargs):
+        remote.attempt(self.fpath, lambda gdal: read(xoff, yoff, xsize, ysize, **kwargs),
+                       'window [{}:{}, {}:{}]: '.format(yoff, yoff + ysize, xoff, xoff + xsize))

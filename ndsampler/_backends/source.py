@@ -18,7 +18,8 @@ from os.path import exists
 
 import numpy as np
 
-from ndsampler.errors import SourceReadError
+from ndsampler.errors import RemoteSourceError, SourceReadError
+from ndsampler.remote import is_remote, redact, temporary_copy
 
 #: Extensions that OpenCV decodes faster than GDAL.
 CV2_EXTS = ('.png', '.jpg', '.jpeg', '.bmp', '.webp')
@@ -28,6 +29,19 @@ GDAL_WINDOW_EXTS = ('.tif', '.tiff', '.vrt', '.ntf', '.jp2')
 
 def ext_of(fpath):
     return os.path.splitext(os.fspath(fpath))[1].lower()
+
+
+def kind_of(fpath):
+    """
+    What kind of source a path names, decided once per source when it is
+    opened: ``'remote'`` (a URL or GDAL network path, see
+    :mod:`ndsampler.remote`) or ``'local'`` (a file).
+
+    Example:
+        >>> kind_of('s3://bucket/a.tif'), kind_of('/data/a.png')
+        ('remote', 'local')
+    """
+    return 'remote' if is_remote(fpath) else 'local'
 
 
 def missing_or_unreadable(fpath, why):
@@ -77,6 +91,18 @@ def decode_image(fpath, reduce=1, gray=False):
         gray (bool): with ``reduce > 1``, the JPEG has one band.
     """
     fpath = os.fspath(fpath)
+    kind = kind_of(fpath)
+    if kind == 'remote':
+        with temporary_copy(fpath) as local:
+            try:
+                return decode_local(local, reduce, gray)
+            except SourceReadError as ex:  # name the URL, not the temporary copy
+                raise RemoteSourceError(ex.errno, ex.strerror, redact(fpath)) from None
+    return decode_local(fpath, reduce, gray)
+
+
+def decode_local(fpath, reduce=1, gray=False):
+    """:func:`decode_image` of a local file."""
     ext = ext_of(fpath)
     if ext in ('.jpg', '.jpeg'):
         check_jpeg_complete(fpath)
