@@ -5,7 +5,7 @@ publication, and a checksum stamp that catches later corruption.
 A cache file (or a cache directory, such as a zarr store) is built under a
 temporary name in its final directory and renamed into place, so a reader
 sees either no cache or a whole one.  Builders of the same cache take an
-exclusive ``flock`` on a lock file beside it, so N processes that first-touch
+exclusive lock (:mod:`ndsampler._locks`) on a lock file beside it, so N processes that first-touch
 one image build it once; the lock file and any temporary left by a killed
 builder are removed by the next builder.  The stamp of a directory is a
 manifest of its files' stat keys and checksums.
@@ -47,6 +47,7 @@ from os.path import basename, dirname, join, splitext
 
 import ubelt as ub
 
+from ndsampler._locks import file_lock
 from ndsampler.errors import BackendConfigError, CacheError, NdsamplerError
 
 TMP_MARK = '.tmp-'
@@ -125,36 +126,6 @@ def cache_fpath(cache_dpath, src_fpath, key, ext):
     stem = splitext(basename(os.fspath(src_fpath).split('::', 1)[0].rstrip('/')))[0][:40]
     path_hash = hashlib.sha1(os.path.realpath(src_fpath).encode('utf8')).hexdigest()[:8]
     return join(cache_dpath, '{}_{}_{}{}'.format(stem, path_hash, key, ext))
-
-
-@contextlib.contextmanager
-def file_lock(lock_fpath):
-    """
-    Hold an exclusive ``flock`` on ``lock_fpath`` and delete it on release.
-
-    A waiter that wakes up holding a lock on a file that was deleted (or
-    replaced) in the meantime retries, so deleting the lock file is safe.
-    """
-    while True:
-        fd = os.open(lock_fpath, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            try:
-                same = os.stat(lock_fpath).st_ino == os.fstat(fd).st_ino
-            except FileNotFoundError:
-                same = False
-        except BaseException:
-            os.close(fd)
-            raise
-        if same:
-            break
-        os.close(fd)
-    try:
-        yield
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(lock_fpath)
-        os.close(fd)
 
 
 def remove_path(path):

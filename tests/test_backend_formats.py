@@ -166,7 +166,9 @@ def test_cache_status_goes_missing_ok_corrupt_ok_stale_ok(ramp_dset, tmp_path, b
 @requires_zarr
 def test_a_zarr_shard_deleted_under_an_open_reader_is_an_error_not_zeros(ramp_dset, tmp_path):
     dset, image = ramp_dset
-    sampler = ndsampler.CocoSampler(dset, workdir=tmp_path / 'w', backend='zarr')
+    # the zarr reader itself, not the shared tile file that would serve the decoded pixels
+    unshared = {'type': 'zarr', 'config': {'shared_tiles': False}}
+    sampler = ndsampler.CocoSampler(dset, workdir=tmp_path / 'w', backend=unshared)
     target = {'gid': 1, 'slices': (slice(10, 12), slice(20, 22))}
     assert sampler.load_sample(target)['im'][0, 0].tolist() == [(10 * 700 + 20) * 3 + b for b in range(3)]
     (cache,) = published_caches(sampler.frames.workdir)
@@ -174,7 +176,7 @@ def test_a_zarr_shard_deleted_under_an_open_reader_is_an_error_not_zeros(ramp_ds
     with pytest.raises(CacheError, match='missing zarr chunk'):
         sampler.load_sample(target)
     assert sampler.frames.backend.cache_status(dset.get_image_fpath(1)) == 'corrupt'
-    again = ndsampler.CocoSampler(dset, workdir=tmp_path / 'w', backend='zarr')
+    again = ndsampler.CocoSampler(dset, workdir=tmp_path / 'w', backend=unshared)
     np.testing.assert_array_equal(again.load_sample(target)['im'], image[10:12, 20:22])
 
 
@@ -204,7 +206,7 @@ def test_scaled_reads_come_from_the_box_averaged_levels(tmp_path, backend):
     im = sampler.load_sample({'gid': 1, 'slices': (slice(256, 512), slice(0, 256)),
                               'scale': 1 / 16})['im']
     np.testing.assert_array_equal(im[..., 0], blocks[16:32, 0:16])
-    reader = sampler.frames.open(1).reads[0][0]
+    reader = sampler.frames.open(1).reads[0][0].inner  # under the shared tiles
     assert [level.shape for level in reader.levels] == [
         (1024 >> k, 1024 >> k, 1) for k in range(3)]  # until one 256 px chunk holds it
 

@@ -11,6 +11,7 @@ import pytest
 
 from ndsampler._backends.readers import ArrayReader
 from ndsampler._backends.tiles import SharedTileReader
+from conftest import backend_param
 
 PIXELS = np.random.default_rng(0).integers(0, 60000, (70, 90, 3)).astype(np.uint16)
 
@@ -102,3 +103,53 @@ def test_a_new_cache_version_replaces_the_old_tile_file(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ['img_0123_bbbb.tiles']
     # a reader that still maps the old file keeps reading it
     assert np.array_equal(old.read(0, 16, 0, 16), PIXELS[:16, :16])
+
+
+COMPRESSED = [backend_param(name) for name in ('cog', 'zarr', 'hdf5')]
+
+
+def read_windows_in_child(sampler, targets, queue):
+    queue.put([sampler.load_sample(t, with_annots=False)['im'].sum() for t in targets])
+
+
+@pytest.mark.parametrize('backend', COMPRESSED)
+def test_compressed_caches_share_decoded_tiles_between_processes(backend, tmp_path):
+    import kwcoco
+    import kwimage
+    import ndsampler
+    image = np.random.default_rng(4).integers(0, 255, (600, 700, 3)).astype(np.uint8)
+    kwimage.imwrite(tmp_path / 'a.png', image)
+    dset = kwcoco.CocoDataset()
+    dset.add_image(file_name=str(tmp_path / 'a.png'), id=1, width=700, height=600)
+    sampler = ndsampler.CocoSampler(dset, workdir=tmp_path / 'w', backend=backend)
+    sampler.frames.prepare()
+    targets = [{'gid': 1, 'cx': 100, 'cy': 100, 'width': 64, 'height': 64},
+               {'gid': 1, 'cx': 650, 'cy': 550, 'width': 100, 'height': 100}]
+    ctx = multiprocessing.get_context('fork')
+    queue = ctx.Queue()
+    proc = ctx.Process(target=read_windows_in_child, args=(sampler, targets, queue))
+    proc.start()
+    sums = queue.get(timeout=60)
+    proc.join(60)
+    assert sums == [int(image[68:132, 68:132].sum()), int(image[500:600, 600:700].sum())]
+    # the child decoded tiles (0, 0), (1, 2) and (2, 2) of the 3 x 3 into the shared file
+    reader = sampler.frames.open(1).reads[0][0]
+    assert isinstance(reader, SharedTileReader)
+    assert np.flatnonzero(reader.store.state).tolist() == [0, 1 * 3 + 2, 2 * 3 + 2]
+    assert np.array_equal(reader.read(0, 256, 0, 256), image[:256, :256])
+
+
+@pytest.mark.parametrize('backend', COMPRESSED)
+def test_shared_tiles_can_be_turned_off(backend, tmp_path):
+    import kwcoco
+    import ndsampler
+    dset = kwcoco.CocoDataset.demo('shapes2')
+    config = {'type': backend.values[0] if hasattr(backend, 'values') else backend,
+              'config': {'shared_tiles': False}}
+    sampler = ndsampler.CocoSampler(dset, workdir=tmp_path, backend=config)
+    im = sampler.load_sample({'gid': 1, 'cx': 50, 'cy': 50, 'width': 30, 'height': 20})['im']
+    ref = ndsampler.CocoSampler(dset, workdir=tmp_path, backend='npy').load_sample(
+        {'gid': 1, 'cx': 50, 'cy': 50, 'width': 30, 'height': 20})['im']
+    assert np.array_equal(im, ref)
+    assert not (tmp_path / '_cache' / 'tiles').exists()
+    assert not isinstance(sampler.frames.open(1).reads[0][0], SharedTileReader)

@@ -31,6 +31,7 @@ from ndsampler._backends.cog import CogBackend
 from ndsampler._backends.direct import DirectBackend
 from ndsampler._backends.hdf5 import Hdf5Backend, import_h5py
 from ndsampler._backends.npy import NpyBackend
+from ndsampler._backends.tiles import budget_of
 from ndsampler._backends.zarr_store import ZarrBackend, import_zarr
 from ndsampler.errors import BackendConfigError
 from ndsampler.utils.util_gdal import have_gdal, import_gdal
@@ -72,6 +73,8 @@ def coerce_backend_config(backend='auto'):
             'unknown config key(s) {} for backend {!r}; expected {}'.format(
                 unknown, type_, sorted(allowed)))
     merged = dict(cls.DEFAULT_CONFIG, **config)
+    if getattr(cls, 'shares_tiles', False):
+        budget_of(merged.get('shared_tiles', True))
     cls.check_config(merged)
     return {'type': type_, 'config': merged}
 

@@ -46,7 +46,7 @@ import os
 import numpy as np
 
 from ndsampler._backends.base import Reader
-from ndsampler._backends.readers import resize
+from ndsampler._backends.readers import coarsest_exact_level, resize
 from ndsampler.errors import CacheError, SourceReadError
 
 SEP = '::'
@@ -236,22 +236,3 @@ def exact_levels(shapes):
     h, w = shapes[0][0:2]
     return [k if tuple(shape[0:2]) == (-(-h >> k), -(-w >> k)) else None
             for k, shape in enumerate(shapes[1:], start=1)]
-
-
-def coarsest_exact_level(exact, factor, box):
-    """
-    The coarsest level ``k`` with ``2**k <= factor`` whose grid the window's
-    edges ``box`` fall on, or 0.
-
-    Example:
-        >>> [coarsest_exact_level([1, 2, 3], f, (0, 64, 8, 72)) for f in (1.5, 2, 5, 100)]
-        [0, 1, 2, 3]
-        >>> coarsest_exact_level([1, 2, 3], 100, (1, 65, 8, 72))
-        0
-    """
-    best = 0
-    for k in exact:
-        if k is None or (1 << k) > factor or any(edge % (1 << k) for edge in box):
-            break
-        best = k
-    return best

@@ -17,6 +17,7 @@ import warnings
 from os.path import join
 
 from ndsampler import _cachefile, remote
+from ndsampler._backends import tiles
 from ndsampler._backends.base import Backend
 from ndsampler.errors import CacheError
 
@@ -32,6 +33,11 @@ class CachedBackend(Backend):
     :meth:`open_reader` (a reader on a published cache file).
     """
     ext = None
+    #: Whether full-resolution reads go through decoded tiles shared by the
+    #: processes of the machine (:mod:`ndsampler._backends.tiles`), as
+    #: ``config['shared_tiles']`` (default ``True``) allows: set by the
+    #: compressed caches, whose reads cost mostly decoding.
+    shares_tiles = False
 
     def __init__(self, config, workdir, hashid_mode='PATH'):
         self.config = config
@@ -43,6 +49,18 @@ class CachedBackend(Backend):
 
     def subdirs(self):
         return [self.type]
+
+    def config_hash(self, config=None):
+        """A short hash of the configuration that shapes the cache files
+        (``shared_tiles`` only affects reading, so it is left out)."""
+        import ubelt as ub
+        config = self.config if config is None else config
+        return ub.hash_data(sorted((key, value) for key, value in config.items()
+                                   if key != 'shared_tiles'))[:8]
+
+    def tile_size(self):
+        """Side of the cache's tiles or chunks, in pixels."""
+        return 256
 
     def __getstate__(self):
         return {'config': self.config, 'workdir': self.workdir,
@@ -132,12 +150,25 @@ class CachedBackend(Backend):
         if cache_fpath is None:
             return self._direct().open(fpath)
         try:
-            return self.open_reader(cache_fpath)
+            reader = self.open_reader(cache_fpath)
         except FileNotFoundError:
             # Another process rebuilt the cache after the source changed and
             # deleted this, the superseded file: key the source afresh.
             self._cache_by_source.pop(fpath, None)
-            return self.open_reader(self._publish(fpath))
+            cache_fpath = self._publish(fpath)
+            reader = self.open_reader(cache_fpath)
+        return self._with_shared_tiles(reader, fpath, cache_fpath)
+
+    def _with_shared_tiles(self, reader, fpath, cache_fpath):
+        """``reader``, through a shared tile file when this backend shares tiles."""
+        budget = tiles.budget_of(self.config.get('shared_tiles', True)) if self.shares_tiles else 0
+        if not budget:
+            return reader
+        if os.path.dirname(cache_fpath) != self.cache_dpath:  # a source read in place
+            cache_fpath = self.cache_fpath_of(fpath)[0]
+        tile_fpath = join(self.workdir, '_cache', 'tiles', *self.subdirs(),
+                          os.path.basename(cache_fpath) + tiles.SUFFIX)
+        return tiles.SharedTileReader(reader, tile_fpath, self.tile_size(), budget)
 
     def _direct(self):
         direct = self.__dict__.get('_direct_backend', None)

@@ -138,7 +138,8 @@ class CogBackend(CachedBackend):
     type = 'cog'
     ext = '.cog.tif'
     DEFAULT_CONFIG = {'compress': 'auto'}
-    OPTIONAL_KEYS = ('blocksize', 'quality')
+    OPTIONAL_KEYS = ('blocksize', 'quality', 'shared_tiles')
+    shares_tiles = True
 
     def __init__(self, config, workdir, hashid_mode='PATH'):
         config = dict({'blocksize': 256, 'quality': 90}, **config)
@@ -161,8 +162,10 @@ class CogBackend(CachedBackend):
         return not self.reads_in_place(fpath) and super().is_stale(fpath)
 
     def subdirs(self):
-        import ubelt as ub
-        return ['cog', ub.hash_data(sorted(self.config.items()))[:8]]
+        return ['cog', self.config_hash()]
+
+    def tile_size(self):
+        return self.config['blocksize']
 
     @staticmethod
     def check_config(config):

@@ -76,6 +76,9 @@ class DirectBackend(Backend):
         kind = source.kind_of(fpath)
         if kind == 'remote':
             return self.open_remote(fpath)
+        if kind == 'array':
+            from ndsampler._backends.array_sources import open_array_source
+            return open_array_source(fpath)
         return self.open_local(fpath)
 
     def open_local(self, fpath):

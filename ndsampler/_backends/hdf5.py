@@ -207,15 +207,18 @@ class Hdf5Backend(CachedBackend):
     """One HDF5 file per source; see the module docstring."""
     type = 'hdf5'
     ext = '.h5'
-    OPTIONAL_KEYS = tuple(DEFAULTS)
+    OPTIONAL_KEYS = tuple(DEFAULTS) + ('shared_tiles',)
+    shares_tiles = True
 
     def __init__(self, config, workdir, hashid_mode='PATH'):
         super().__init__(dict(DEFAULTS, **config), workdir, hashid_mode)
 
     def subdirs(self):
-        import ubelt as ub
         resolved = dict(self.config, compress=resolve_compress(self.config['compress']))
-        return ['hdf5', ub.hash_data(sorted(resolved.items()))[:8]]
+        return ['hdf5', self.config_hash(resolved)]
+
+    def tile_size(self):
+        return self.config['chunksize']
 
     @staticmethod
     def check_config(config):

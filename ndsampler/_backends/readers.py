@@ -49,6 +49,25 @@ def resize(array, height, width):
     return resized
 
 
+def coarsest_exact_level(exact, factor, box):
+    """
+    The coarsest level ``k`` with ``2**k <= factor`` whose grid the window's
+    edges ``box`` fall on, or 0.
+
+    Example:
+        >>> [coarsest_exact_level([1, 2, 3], f, (0, 64, 8, 72)) for f in (1.5, 2, 5, 100)]
+        [0, 1, 2, 3]
+        >>> coarsest_exact_level([1, 2, 3], 100, (1, 65, 8, 72))
+        0
+    """
+    best = 0
+    for k in exact:
+        if k is None or (1 << k) > factor or any(edge % (1 << k) for edge in box):
+            break
+        best = k
+    return best
+
+
 class ArrayReader(Reader):
     """Reads windows of an in-memory or memory-mapped ``(H, W, C)`` array."""
 
@@ -126,26 +145,8 @@ class GdalReader(Reader):
         return self._levels
 
     def exact_level(self, factor, box):
-        """
-        The coarsest overview level ``k`` with ``2**k <= factor`` whose pixel
-        grid the window's edges fall on, or 0 (full resolution).
-
-        Example:
-            >>> from types import SimpleNamespace
-            >>> reader = SimpleNamespace(overview_levels=lambda: [1, 2, 3])
-            >>> [GdalReader.exact_level(reader, f, (0, 64, 8, 72)) for f in (1.5, 2, 5, 100)]
-            [0, 1, 2, 3]
-            >>> GdalReader.exact_level(reader, 100, (1, 65, 8, 72))
-            0
-        """
-        best = 0
-        for k in self.overview_levels():
-            if k is None or (1 << k) > factor:
-                break
-            if any(edge % (1 << k) for edge in box):
-                break
-            best = k
-        return best
+        """:func:`coarsest_exact_level` among this dataset's overviews."""
+        return coarsest_exact_level(self.overview_levels(), factor, box)
 
     def _read_level(self, level, ya, yb, xa, xb, bands):
         band_ids = range(1, self.nbands + 1) if bands is None else [int(b) + 1 for b in bands]

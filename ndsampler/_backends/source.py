@@ -35,13 +35,18 @@ def kind_of(fpath):
     """
     What kind of source a path names, decided once per source when it is
     opened: ``'remote'`` (a URL or GDAL network path, see
-    :mod:`ndsampler.remote`) or ``'local'`` (a file).
+    :mod:`ndsampler.remote`), ``'array'`` (a zarr store or an HDF5 dataset,
+    see :mod:`ndsampler._backends.array_sources`) or ``'local'`` (an image
+    file).
 
     Example:
-        >>> kind_of('s3://bucket/a.tif'), kind_of('/data/a.png')
-        ('remote', 'local')
+        >>> kind_of('s3://bucket/a.tif'), kind_of('/data/a.zarr'), kind_of('/data/a.png')
+        ('remote', 'array', 'local')
     """
-    return 'remote' if is_remote(fpath) else 'local'
+    if is_remote(fpath):
+        return 'remote'
+    from ndsampler._backends.array_sources import is_array_source
+    return 'array' if is_array_source(fpath) else 'local'
 
 
 def missing_or_unreadable(fpath, why):
@@ -98,6 +103,9 @@ def decode_image(fpath, reduce=1, gray=False):
                 return decode_local(local, reduce, gray)
             except SourceReadError as ex:  # name the URL, not the temporary copy
                 raise RemoteSourceError(ex.errno, ex.strerror, redact(fpath)) from None
+    if kind == 'array':
+        from ndsampler._backends.array_sources import load_array_source
+        return load_array_source(fpath)
     return decode_local(fpath, reduce, gray)
 
 

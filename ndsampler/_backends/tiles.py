@@ -59,6 +59,34 @@ _FENCE = threading.Lock()
 #: Fills between two measurements of the tile files' total allocated size.
 CHECK_EVERY = 64
 SUFFIX = '.tiles'
+#: Bytes all tile files of one cache directory may take when
+#: ``config['shared_tiles']`` is ``True`` (``NDSAMPLER_SHARED_TILES_BYTES``).
+DEFAULT_MAX_BYTES = int(os.environ.get('NDSAMPLER_SHARED_TILES_BYTES', 4 << 30))
+
+
+def budget_of(setting):
+    """
+    The tile files' byte budget a backend's ``config['shared_tiles']`` asks
+    for: ``True`` the default, ``False`` or ``0`` none (no sharing), an int
+    that many bytes.
+
+    Example:
+        >>> budget_of(True) == DEFAULT_MAX_BYTES, budget_of(False), budget_of(1 << 20)
+        (True, 0, 1048576)
+        >>> budget_of(-1)
+        Traceback (most recent call last):
+        ...
+        ndsampler.errors.BackendConfigError: shared_tiles must be True, False or a number of bytes >= 0, got -1
+    """
+    if setting is True:
+        return DEFAULT_MAX_BYTES
+    if setting is False or setting is None:
+        return 0
+    if isinstance(setting, int) and setting >= 0:
+        return setting
+    from ndsampler.errors import BackendConfigError
+    raise BackendConfigError('shared_tiles must be True, False or a number of bytes >= 0, '
+                             'got {!r}'.format(setting))
 
 
 class TileStore:
@@ -78,14 +106,14 @@ class TileStore:
         self.full = False
         os.makedirs(os.path.dirname(self.fpath), exist_ok=True)
         created = not os.path.exists(self.fpath)
-        self.fd = os.open(self.fpath, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.fpath, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            if os.fstat(self.fd).st_size < size:
-                os.ftruncate(self.fd, size)  # sparse; the same size in every process
-            self.map = mmap.mmap(self.fd, size, mmap.MAP_SHARED)
-        except BaseException:
-            os.close(self.fd)
-            raise
+            if os.fstat(fd).st_size < size:
+                os.ftruncate(fd, size)  # sparse; the same size in every process
+            self.map = mmap.mmap(fd, size, mmap.MAP_SHARED)  # holds its own descriptor
+            self.inode = os.fstat(fd).st_ino
+        finally:
+            os.close(fd)
         self.state = np.frombuffer(self.map, np.uint8, count)
         self.tiles = np.frombuffer(self.map, self.dtype, count * tile * tile * nbands,
                                    self.offset).reshape(self.rows, self.cols, tile, tile, nbands)
@@ -127,9 +155,15 @@ class TileStore:
         if self._fills % CHECK_EVERY == 0:
             self._check_budget()
         try:
-            os.posix_fallocate(self.fd, self.offset + (row * self.cols + col) * self.tile_bytes,
-                               self.tile_bytes)
-        except OSError:
+            fd = os.open(self.fpath, os.O_RDWR)
+            try:
+                if os.fstat(fd).st_ino != self.inode:
+                    raise FileNotFoundError(self.fpath)  # replaced by a newer cache's tiles
+                os.posix_fallocate(fd, self.offset + (row * self.cols + col) * self.tile_bytes,
+                                   self.tile_bytes)
+            finally:
+                os.close(fd)
+        except OSError:  # a full disk, or the file was replaced: read without sharing
             self.full = True
             return False
         decode(self.tiles[row, col])
@@ -142,7 +176,6 @@ class TileStore:
         self.state = self.tiles = None
         with contextlib.suppress(BufferError):
             self.map.close()
-        os.close(self.fd)
 
 
 class SharedTileReader(Reader):

@@ -143,14 +143,17 @@ class ZarrBackend(CachedBackend):
     """One zarr v3 multiscale group per source; see the module docstring."""
     type = 'zarr'
     ext = '.zarr'
-    OPTIONAL_KEYS = tuple(DEFAULTS)
+    OPTIONAL_KEYS = tuple(DEFAULTS) + ('shared_tiles',)
+    shares_tiles = True
 
     def __init__(self, config, workdir, hashid_mode='PATH'):
         super().__init__(dict(DEFAULTS, **config), workdir, hashid_mode)
 
     def subdirs(self):
-        import ubelt as ub
-        return ['zarr', ub.hash_data(sorted(self.config.items()))[:8]]
+        return ['zarr', self.config_hash()]
+
+    def tile_size(self):
+        return self.config['chunksize']
 
     @staticmethod
     def check_config(config):
