@@ -145,10 +145,10 @@ class TileStore:
                 return True
         return False
 
-    def fill(self, row, col, decode):
-        """Decode tile ``(row, col)`` into the file with ``decode(view)`` and
-        mark it ready; False (nothing written) when the budget or the disk is
-        full."""
+    def fill(self, row, col, pixels):
+        """Write the decoded ``pixels`` of tile ``(row, col)`` (smaller than a
+        tile at the image's edges) into the file and mark it ready; False
+        (nothing written) when the budget or the disk is full."""
         if self.full:
             return False
         self._fills += 1
@@ -166,7 +166,7 @@ class TileStore:
         except OSError:  # a full disk, or the file was replaced: read without sharing
             self.full = True
             return False
-        decode(self.tiles[row, col])
+        self.tiles[row, col, :pixels.shape[0], :pixels.shape[1]] = pixels
         with _FENCE:
             pass
         self.state[row * self.cols + col] = 1
@@ -194,24 +194,34 @@ class SharedTileReader(Reader):
 
     def read_into(self, out, ya, yb, xa, xb, bands=None):
         store, size = self.store, self.store.tile
-        for row in range(ya // size, (yb - 1) // size + 1):
+        rows = range(ya // size, (yb - 1) // size + 1)
+        cols = range(xa // size, (xb - 1) // size + 1)
+        missing = [(row, col) for row in rows for col in cols if not store.is_ready(row, col)]
+        block, by, bx = self._decode(missing) if missing else (None, 0, 0)
+        for row in rows:
             y0, y1 = max(ya, row * size), min(yb, (row + 1) * size)
-            for col in range(xa // size, (xb - 1) // size + 1):
+            for col in cols:
                 x0, x1 = max(xa, col * size), min(xb, (col + 1) * size)
-                part = out[y0 - ya:y1 - ya, x0 - xa:x1 - xa]
-                if not store.is_ready(row, col) and not store.fill(
-                        row, col, lambda view: self._decode(view, row, col)):
-                    self.inner.read_into(part, y0, y1, x0, x1, bands)
-                    continue
-                block = store.tiles[row, col, y0 - row * size:y1 - row * size,
-                                    x0 - col * size:x1 - col * size]
-                part[...] = block if bands is None else block[:, :, bands]
+                if store.is_ready(row, col):
+                    src = store.tiles[row, col, y0 - row * size:y1 - row * size,
+                                      x0 - col * size:x1 - col * size]
+                else:  # not stored (budget spent, disk full): from the decoded block
+                    src = block[y0 - by:y1 - by, x0 - bx:x1 - bx]
+                out[y0 - ya:y1 - ya, x0 - xa:x1 - xa] = src if bands is None else src[:, :, bands]
 
-    def _decode(self, view, row, col):
+    def _decode(self, missing):
+        """Decode the tiles ``missing`` in one read of the inner reader (the
+        box around them) and store them; return ``(block, y0, x0)``."""
         size = self.store.tile
-        y0, x0 = row * size, col * size
-        y1, x1 = min(self.height, y0 + size), min(self.width, x0 + size)
-        self.inner.read_into(view[:y1 - y0, :x1 - x0], y0, y1, x0, x1)
+        r0, r1 = min(r for r, _ in missing), max(r for r, _ in missing)
+        c0, c1 = min(c for _, c in missing), max(c for _, c in missing)
+        by, bx = r0 * size, c0 * size
+        block = self.inner.read(by, min(self.height, (r1 + 1) * size),
+                                bx, min(self.width, (c1 + 1) * size))
+        for row, col in missing:
+            self.store.fill(row, col, block[(row - r0) * size:(row - r0 + 1) * size,
+                                            (col - c0) * size:(col - c0 + 1) * size])
+        return block, by, bx
 
     def read_resized_into(self, out, ya, yb, xa, xb, bands=None):
         self.inner.read_resized_into(out, ya, yb, xa, xb, bands)
