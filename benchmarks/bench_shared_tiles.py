@@ -4,12 +4,12 @@ decoded tiles (``config['shared_tiles']``).
 
 For each backend (``cog``, ``zarr``, ``hdf5``) and each setting, random
 224 px windows are read by one process, then by two at once (the sampler
-forked into them, or pickled to them), over the same window list split in
-two.  Printed per row: windows/s of one process, of two, their ratio, and
-samples per CPU-second of each (the cost of a window in each process).
-The tile files start empty in each row, so the first process pays the
-decoding; what the second row of a pair shows is whether a tile decoded by
-one process serves the other.
+forked into them, or pickled to spawned ones; timing starts when both are
+ready), over the same window list split in two.  "cold": the tile files and
+GDAL's caches start empty, as in a first epoch; "warm": the same windows
+again, as in later epochs.  Printed per row: windows/s of one process and
+of two, their ratio, and windows per CPU-second in each process (the cost of
+a window).
 
 Offline; writes only to a temporary directory::
 
@@ -65,26 +65,38 @@ def read_all(sampler, targets):
             len(targets) / max(time.process_time() - cpu, 1e-9))
 
 
-def _child(route, payload, targets, queue):
+def _child(route, payload, targets, ready, starts, queue):
     sampler = _STATE['sampler'] if route == 'fork' else pickle.loads(payload)
-    queue.put(read_all(sampler, targets))
+    sampler.load_sample(targets[0], with_annots=False)  # imports, handles
+    ready.put(True)
+    for start in starts:  # a cold pass, then a warm one, each on the parent's signal
+        start.wait()
+        queue.put(read_all(sampler, targets))
 
 
 def two_processes(sampler, route, targets):
+    """``{'cold': (windows/s, [windows per CPU-second of each]), 'warm': ...}``."""
     ctx = multiprocessing.get_context('fork' if route == 'fork' else 'spawn')
     payload = pickle.dumps(sampler) if route == 'pickle' else None
     _STATE['sampler'] = sampler
-    queue = ctx.Queue()
-    procs = [ctx.Process(target=_child, args=(route, payload, part, queue))
+    ready, queue = ctx.Queue(), ctx.Queue()
+    starts = {'cold': ctx.Event(), 'warm': ctx.Event()}
+    procs = [ctx.Process(target=_child, args=(route, payload, part, ready,
+                                              list(starts.values()), queue))
              for part in (targets[0::2], targets[1::2])]
-    start = time.perf_counter()
     for proc in procs:
         proc.start()
-    results = [queue.get() for _ in procs]
+    for _ in procs:
+        ready.get()
+    out = {}
+    for rounds, start in starts.items():
+        begin = time.perf_counter()
+        start.set()
+        results = [queue.get() for _ in procs]
+        out[rounds] = (len(targets) / (time.perf_counter() - begin), [r[1] for r in results])
     for proc in procs:
         proc.join()
-    # wall time from the first start to the last result, spawn start-up included
-    return len(targets) / (time.perf_counter() - start), [r[1] for r in results]
+    return out
 
 
 def main():
@@ -93,7 +105,7 @@ def main():
     parser.add_argument('--backends', nargs='+', default=['cog', 'zarr', 'hdf5'])
     parser.add_argument('--images', type=int, default=4)
     parser.add_argument('--size', type=int, default=3072)
-    parser.add_argument('--windows', type=int, default=3000)
+    parser.add_argument('--windows', type=int, default=6000)
     parser.add_argument('--routes', nargs='+', default=['fork', 'pickle'])
     args = parser.parse_args()
 
@@ -102,8 +114,8 @@ def main():
     targets = windows(dset, args.windows, seed=1)
     print('{} images of {} px, {} random 224 px windows, {} CPUs'.format(
         args.images, args.size, args.windows, os.cpu_count()))
-    print('{:<6} {:<7} {:<7} {:>9} {:>9} {:>6} {:>10} {:>16}'.format(
-        'backend', 'shared', 'route', '1 proc/s', '2 proc/s', 'ratio', '1 proc/cpu-s',
+    print('{:<7} {:<6} {:<6} {:<5} {:>9} {:>9} {:>6} {:>12} {:>14}'.format(
+        'backend', 'shared', 'route', 'pass', '1 proc/s', '2 procs/s', 'ratio', '1 proc/cpu-s',
         '2 procs/cpu-s'))
     for backend in args.backends:
         for shared in (False, True):
@@ -114,13 +126,15 @@ def main():
                 sampler.frames.prepare()
                 tiles = os.path.join(workdir, '_cache', 'tiles')
                 shutil.rmtree(tiles, ignore_errors=True)
-                one, one_cpu = read_all(sampler, targets)
+                single = {'cold': read_all(sampler, targets), 'warm': read_all(sampler, targets)}
                 shutil.rmtree(tiles, ignore_errors=True)
                 fresh = ndsampler.CocoSampler(dset, workdir=workdir, backend=config)
-                two, two_cpu = two_processes(fresh, route, targets)
-                print('{:<6} {:<7} {:<7} {:>9.0f} {:>9.0f} {:>6.2f} {:>10.0f} {:>16}'.format(
-                    backend, str(shared), route, one, two, two / one, one_cpu,
-                    ' / '.join('{:.0f}'.format(c) for c in two_cpu)))
+                pair = two_processes(fresh, route, targets)
+                for rounds in ('cold', 'warm'):
+                    (one, one_cpu), (two, two_cpu) = single[rounds], pair[rounds]
+                    print('{:<7} {:<6} {:<6} {:<5} {:>9.0f} {:>9.0f} {:>6.2f} {:>12.0f} {:>14}'.format(
+                        backend, str(shared), route, rounds, one, two, two / one, one_cpu,
+                        ' / '.join('{:.0f}'.format(c) for c in two_cpu)))
     shutil.rmtree(tmp, ignore_errors=True)
 
 
