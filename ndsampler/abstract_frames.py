@@ -102,6 +102,13 @@ def allocate(shape, dtype, spec, covered):
     """
     An output buffer: uninitialised when the data covers it or a ``np.pad``
     mode fills the rest, else filled with the spec's constant.
+
+    Example:
+        >>> from ndsampler.windows import resolve_sample
+        >>> spec = resolve_sample({'slices': (slice(-1, 2), slice(0, 2)),
+        ...                        'padkw': {'constant_values': 7}}, (10, 10), (1,))
+        >>> allocate((3, 2, 1), np.uint8, spec, covered=False)[:, :, 0].tolist()
+        [[7, 7], [7, 7], [7, 7]]
     """
     fill = spec.fill
     if covered or fill is None:
@@ -126,6 +133,12 @@ class Frames:
             ``<workdir>/_cache/frames``; default ``ub.Path.appdir('ndsampler')``.
         backend (None | str | dict): ``None``, ``'npy'``, ``'cog'``, ``'auto'``
             or ``{'type': ..., 'config': {...}}``.
+
+    Example:
+        >>> import ndsampler
+        >>> frames = ndsampler.SimpleFrames.demo(backend=None)
+        >>> isinstance(frames, Frames), len(frames), frames[0].shape
+        (True, 2, (512, 512, 3))
     """
 
     DEFAULT_NPY_CONFIG = {'type': 'npy', 'config': {}}
@@ -157,6 +170,15 @@ class Frames:
     # -- what subclasses provide ---------------------------------------------
     @property
     def image_ids(self):
+        """
+        The ids of the images, in the order ``len`` and indexing use.
+
+        Example:
+            >>> import ndsampler
+            >>> frames = ndsampler.SimpleFrames.demo(backend=None)
+            >>> frames.image_ids, len(frames)
+            ([1, 2], 2)
+        """
         raise NotImplementedError
 
     def _lookup_parts(self, image_id):
@@ -178,7 +200,17 @@ class Frames:
     # -- public API ----------------------------------------------------------
     @property
     def cache_dpath(self):
-        """Where this backend keeps its cache files (``None`` without one)."""
+        """
+        Where this backend keeps its cache files (``None`` without one).
+
+        Example:
+            >>> import os, ndsampler
+            >>> frames = ndsampler.SimpleFrames.demo(backend='npy')
+            >>> os.path.relpath(frames.cache_dpath, frames.workdir)
+            '_cache/frames/npy'
+            >>> ndsampler.SimpleFrames.demo(backend=None).cache_dpath is None
+            True
+        """
         return self.backend.cache_dpath
 
     def __len__(self):
@@ -195,6 +227,13 @@ class Frames:
         image made only of assets), ``'<all>'`` every band of every part.
         With ``missing_ok`` a channel the image lacks is listed in
         ``missing`` instead of raising ``UnknownChannelError``.
+
+        Example:
+            >>> import kwcoco
+            >>> from ndsampler.coco_frames import CocoFrames
+            >>> frames = CocoFrames(kwcoco.CocoDataset.demo('vidshapes1-multispectral'), backend=None)
+            >>> frames.band_plan(1, 'B1|nir', missing_ok=True)
+            BandPlan(reads=[(0, [0], 0)], names=['B1', 'nir'], missing=[1])
         """
         key = (image_id, channels, missing_ok)
         plan = self._plans.get(key, None)
@@ -245,6 +284,12 @@ class Frames:
         this process's handle pool: the parts' caches are built (under their
         locks) and opened the first time, and the handle answers both the
         image's size and its reads.
+
+        Example:
+            >>> import ndsampler
+            >>> handle = ndsampler.SimpleFrames.demo(backend=None).open(1)
+            >>> handle.dims, handle.nbands, handle.dtype, handle.warped
+            ((512, 512), 3, dtype('uint8'), False)
         """
         return HANDLES.get((self._namespace, image_id, channels, missing_ok),
                            lambda: self._open(image_id, channels, missing_ok))
@@ -328,6 +373,13 @@ class Frames:
         """
         Numpy-style ``(y, x)`` slices of an image, clipped to it (negative
         stops count from the end, as in ``arr[:-20, :-10]``).
+
+        Example:
+            >>> import ndsampler
+            >>> frames = ndsampler.SimpleFrames.demo(backend=None)
+            >>> region = frames.load_region(1, (slice(10, 20), slice(-5, None)))
+            >>> region.shape, region[:, 0, 1].tolist()
+            ((10, 5, 3), [5, 5, 6, 6, 7, 7, 8, 8, 9, 9])
         """
         channels = channel_code(channels)
         handle = self.open(image_id, channels)
@@ -344,6 +396,13 @@ class Frames:
         """
         A whole image.  With the ``'npy'`` backend this is the cache's
         read-only ``np.memmap``; ``cache=False`` decodes the source instead.
+
+        Example:
+            >>> import ndsampler
+            >>> frames = ndsampler.SimpleFrames.demo(backend='npy')
+            >>> cached, decoded = frames.load_image(1), frames.load_image(1, cache=False)
+            >>> type(cached).__name__, type(decoded).__name__, bool((cached == decoded).all())
+            ('memmap', 'ndarray', True)
         """
         channels = channel_code(channels)
         parts = self._lookup_parts(image_id)
@@ -446,6 +505,16 @@ def fill_frame(out, spec, handle, place):
     inside the image goes where :meth:`SampleSpec.placement` puts it
     (resampled when the spec scales), channels the image lacks are NaN, and a
     non-constant ``padkw`` mode pads from the pixels read.
+
+    Example:
+        >>> import ndsampler
+        >>> from ndsampler.windows import resolve_sample
+        >>> handle = ndsampler.SimpleFrames.demo(backend=None).open(1)
+        >>> spec = resolve_sample({'slices': (slice(-1, 2), slice(0, 3))}, handle.dims, (1,))
+        >>> out = np.zeros(spec.out_dims + (handle.nbands,), handle.dtype)
+        >>> fill_frame(out, spec, handle, spec.placement(*handle.dims))
+        >>> out[:, :, 0].tolist()
+        [[0, 0, 0], [0, 0, 1], [0, 0, 1]]
     """
     if spec.fill is None:  # np.pad modes need the inside first
         (ya, yb, xa, xb), (oy0, oy1, ox0, ox1) = place
@@ -485,6 +554,14 @@ class SimpleFrames(Frames):
 
     @property
     def image_ids(self):
+        """
+        The keys of ``id_to_path``, in its order.
+
+        Example:
+            >>> from ndsampler import SimpleFrames
+            >>> SimpleFrames({7: 'a.png', 3: 'b.png'}).image_ids
+            [7, 3]
+        """
         return list(self.id_to_path.keys())
 
     def _lookup_parts(self, image_id):
@@ -496,7 +573,15 @@ class SimpleFrames(Frames):
 
     @classmethod
     def demo(cls, **kw):
-        """Frames over two generated 512 x 512 RGB PNGs (made offline)."""
+        """
+        Frames over two generated 512 x 512 RGB PNGs (made offline).
+
+        Example:
+            >>> from ndsampler import SimpleFrames
+            >>> frames = SimpleFrames.demo(backend=None)
+            >>> frames.image_ids, frames.load_region(2, (slice(0, 1), slice(0, 8)))[0, :, 0].tolist()
+            ([1, 2], [0, 0, 0, 0, 1, 1, 1, 1])
+        """
         import kwimage
         dpath = ub.Path.appdir('ndsampler/demo/simple_frames').ensuredir()
         id_to_path = {}

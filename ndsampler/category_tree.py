@@ -321,11 +321,23 @@ class CategoryTree(_KwcocoCategoryTree):
         return self._apply_logprob_chain_rule(cond, dim)
 
     def hierarchical_log_softmax(self, class_energy, dim):
-        """Alias of :meth:`source_log_softmax`."""
+        """Alias of :meth:`source_log_softmax`.
+
+        Example:
+            >>> # xdoctest: +REQUIRES(module:torch)
+            >>> import torch
+            >>> CategoryTree.from_mutex(['a', 'b']).hierarchical_log_softmax(torch.zeros(1, 2), dim=1).exp().tolist()
+            [[0.5, 0.5]]
+        """
         return self.source_log_softmax(class_energy, dim)
 
     def graph_log_softmax(self, class_energy, dim):
-        """Alias of :meth:`source_log_softmax`."""
+        """Alias of :meth:`source_log_softmax`.
+
+        Example:
+            >>> np.exp(CategoryTree.from_mutex(['a', 'b']).graph_log_softmax(np.zeros((1, 2)), dim=1)).tolist()
+            [[0.5, 0.5]]
+        """
         return self.source_log_softmax(class_energy, dim)
 
     def sink_log_softmax(self, class_energy, dim):
@@ -371,7 +383,12 @@ class CategoryTree(_KwcocoCategoryTree):
         return _ops(logprobs).exp(logprobs)
 
     def graph_softmax(self, class_energy, dim):
-        """Alias of :meth:`hierarchical_softmax`."""
+        """Alias of :meth:`hierarchical_softmax`.
+
+        Example:
+            >>> CategoryTree.from_mutex(['a', 'b']).graph_softmax(np.array([[0.0, np.log(3)]]), dim=1).round(6).tolist()
+            [[0.25, 0.75]]
+        """
         return self.hierarchical_softmax(class_energy, dim)
 
     # -- losses ------------------------------------------------------------------
@@ -591,25 +608,45 @@ class CategoryTree(_KwcocoCategoryTree):
 
     # -- the original's misspelled names -----------------------------------------
     def heirarchical_softmax(self, *args, **kw):
-        """Deprecated spelling of :meth:`hierarchical_softmax`."""
+        """Deprecated spelling of :meth:`hierarchical_softmax`.
+
+        Example:
+            >>> CategoryTree.from_mutex(['a', 'b']).heirarchical_softmax(np.zeros((1, 2)), dim=1).tolist()
+            [[0.5, 0.5]]
+        """
         warnings.warn('heirarchical_softmax is deprecated; use hierarchical_softmax',
                       DeprecationWarning, stacklevel=2)
         return self.hierarchical_softmax(*args, **kw)
 
     def heirarchical_log_softmax(self, *args, **kw):
-        """Deprecated spelling of :meth:`hierarchical_log_softmax`."""
+        """Deprecated spelling of :meth:`hierarchical_log_softmax`.
+
+        Example:
+            >>> np.exp(CategoryTree.from_mutex(['a', 'b']).heirarchical_log_softmax(np.zeros((1, 2)), dim=1)).tolist()
+            [[0.5, 0.5]]
+        """
         warnings.warn('heirarchical_log_softmax is deprecated; use hierarchical_log_softmax',
                       DeprecationWarning, stacklevel=2)
         return self.hierarchical_log_softmax(*args, **kw)
 
     def heirarchical_cross_entropy(self, *args, **kw):
-        """Deprecated spelling of :meth:`hierarchical_cross_entropy`."""
+        """Deprecated spelling of :meth:`hierarchical_cross_entropy`.
+
+        Example:
+            >>> round(float(CategoryTree.from_mutex(['a', 'b']).heirarchical_cross_entropy(np.zeros((1, 2)), np.array([0]))), 6)
+            0.693147
+        """
         warnings.warn('heirarchical_cross_entropy is deprecated; use hierarchical_cross_entropy',
                       DeprecationWarning, stacklevel=2)
         return self.hierarchical_cross_entropy(*args, **kw)
 
     def heirarchical_nll_loss(self, *args, **kw):
-        """Deprecated spelling of :meth:`hierarchical_nll_loss`."""
+        """Deprecated spelling of :meth:`hierarchical_nll_loss`.
+
+        Example:
+            >>> round(float(CategoryTree.from_mutex(['a', 'b']).heirarchical_nll_loss(np.log([[0.5, 0.5]]), np.array([1]))), 6)
+            0.693147
+        """
         warnings.warn('heirarchical_nll_loss is deprecated; use hierarchical_nll_loss',
                       DeprecationWarning, stacklevel=2)
         return self.hierarchical_nll_loss(*args, **kw)

@@ -28,7 +28,13 @@ from ndsampler.remote import join_source
 
 
 def channel_names(code):
-    """The band names of a kwcoco channel code, or ``None`` without one."""
+    """
+    The band names of a kwcoco channel code, or ``None`` without one.
+
+    Example:
+        >>> channel_names('red|B:2'), channel_names(None)
+        (['red', 'B.0', 'B.1'], None)
+    """
     if not code:
         return None
     from delayed_image.channel_spec import FusedChannelSpec
@@ -37,10 +43,18 @@ def channel_names(code):
 
 class CocoFrames(Frames):
     """
+    The frames of a kwcoco dataset's images (see the module docstring).
+
     Args:
         dset (kwcoco.CocoDataset): the dataset whose images to serve.
         backend: see :class:`ndsampler.abstract_frames.Frames`; ``'auto'``
             by default here (``None`` when made by ``CocoSampler``).
+
+    Example:
+        >>> import kwcoco
+        >>> frames = CocoFrames(kwcoco.CocoDataset.demo('vidshapes1-multispectral'), backend=None)
+        >>> frames.open(1).names, frames.load_region(1, channels='B1|B11').shape
+        (['B1', 'B8', 'B8a', 'B10', 'B11'], (600, 600, 2))
     """
 
     def __init__(self, dset, hashid_mode='PATH', workdir=None, verbose=0,
@@ -57,6 +71,14 @@ class CocoFrames(Frames):
 
     @property
     def image_ids(self):
+        """
+        The dataset's image ids, in its order.
+
+        Example:
+            >>> import kwcoco
+            >>> CocoFrames(kwcoco.CocoDataset.demo('shapes8'), backend=None).image_ids
+            [1, 2, 3, 4, 5, 6, 7, 8]
+        """
         return list(self.dset.imgs.keys())
 
     def _lookup_parts(self, image_id):
@@ -114,6 +136,16 @@ class CocoFrames(Frames):
         read yet): the assets warped into image space (video space for a
         video sample), cropped to the padded window and (when ``scaled``)
         resampled by the spec's scale.
+
+        Example:
+            >>> import kwcoco
+            >>> from ndsampler.windows import resolve_sample
+            >>> frames = CocoFrames(kwcoco.CocoDataset.demo('shapes8'), backend=None)
+            >>> spec = resolve_sample({'slices': (slice(-2, 8), slice(0, 10)), 'scale': 0.5},
+            ...                       (600, 600), (1,))
+            >>> unscaled = frames.delayed_window(spec, 0, scaled=False)
+            >>> frames.delayed_window(spec, 0).finalize().shape, unscaled.dsize
+            ((5, 5, 3), (10, 10))
         """
         y0, y1, x0, x1 = spec.box
         channels = None if spec.channels == ALL_CHANNELS else spec.channels

@@ -37,23 +37,72 @@ NEGATIVE_OVERLAP_THRESH = 0.3
 
 
 class MissingNegativePool(AssertionError):
-    """A specific negative was asked for before a negative pool exists."""
+    """
+    A specific negative was asked for before a negative pool exists.
+
+    Example:
+        >>> CocoRegions.demo().get_negative(0)
+        Traceback (most recent call last):
+        ...
+        ndsampler.coco_regions.MissingNegativePool: negative index=0 was requested, but no negative pool exists...
+    """
 
 
 class Targets:
-    """The abstract interface of a region selector."""
+    """
+    The abstract interface of a region selector (:class:`CocoRegions`
+    implements it; its methods raise ``NotImplementedError`` here).
+
+    Example:
+        >>> isinstance(CocoRegions.demo(), Targets)
+        True
+        >>> Targets().get_positive(0)
+        Traceback (most recent call last):
+        ...
+        NotImplementedError
+    """
 
     def get_positive(self, index=None, rng=None):
+        """
+        Positive ``index`` as a target dict (``aid``, ``gid``, centre and size).
+
+        Example:
+            >>> target = CocoRegions.demo().get_positive(rng=0)
+            >>> sorted(target) == sorted(TARGET_COLUMNS), bool(target['aid'] > 0)
+            (True, True)
+        """
         raise NotImplementedError
 
     def get_negative(self, index=None, rng=None):
+        """
+        Negative ``index`` (a background window, ``aid == -1``) as a target dict.
+
+        Example:
+            >>> negative = CocoRegions.demo().get_negative(rng=0)
+            >>> negative['aid'], negative['category_id']
+            (-1, 0)
+        """
         raise NotImplementedError
 
     def overlapping_aids(self, gid, region, visible_thresh=0.0):
+        """
+        Ids of the annotations of image ``gid`` whose boxes meet ``region`` (ltrb).
+
+        Example:
+            >>> CocoRegions.demo().overlapping_aids(1, [0, 0, 600, 600])
+            [1]
+        """
         raise NotImplementedError
 
     def preselect(self, n_pos=None, n_neg=None, neg_to_pos_ratio=None,
                   window_dims=None, rng=None, verbose=0):
+        """
+        Fix the pools of positives and negatives; returns ``(n_pos, n_neg)``.
+
+        Example:
+            >>> CocoRegions.demo().preselect(n_pos=6, neg_to_pos_ratio=0.5, window_dims=(32, 32), rng=0)
+            (6, 3)
+        """
         raise NotImplementedError
 
 
@@ -186,28 +235,57 @@ class CocoRegions(Targets, ub.NiceRepr):
 
     @classmethod
     def demo(cls):
-        """Regions over kwcoco's ``shapes8`` demo dataset."""
+        """
+        Regions over kwcoco's ``shapes8`` demo dataset.
+
+        Example:
+            >>> regions = CocoRegions.demo()
+            >>> regions.n_images, regions.n_positives
+            (8, 71)
+        """
         import kwcoco
         return cls(kwcoco.CocoDataset.demo('shapes8'), verbose=0)
 
     # -- lazily built state ----------------------------------------------------
     @property
     def targets(self):
-        """Every annotation with a bbox (see :func:`tabular_coco_targets`)."""
+        """
+        Every annotation with a bbox (see :func:`tabular_coco_targets`).
+
+        Example:
+            >>> targets = CocoRegions.demo().targets
+            >>> len(targets), targets['aid'][0:3].tolist(), targets['gid'][0:3].tolist()
+            (71, [1, 2, 3], [1, 2, 2])
+        """
         if self._targets is None:
             self._targets = tabular_coco_targets(self.dset, image_dims=self.image_sizes)
         return self._targets
 
     @property
     def annot_index(self):
-        """The :class:`~ndsampler.annot_index.AnnotIndex` all box queries go through."""
+        """
+        The :class:`~ndsampler.annot_index.AnnotIndex` all box queries go through.
+
+        Example:
+            >>> index = CocoRegions.demo().annot_index
+            >>> index.for_image(2).aids[0:3].tolist(), index.for_image(2).ltrb[1].tolist()
+            ([2, 3, 4], [297.0, 307.0, 348.0, 416.0])
+        """
         if self._annot_index is None:
             self._annot_index = AnnotIndex(self.dset)
         return self._annot_index
 
     @property
     def isect_index(self):
-        """A :class:`FrameIntersectionIndex` over :attr:`annot_index`."""
+        """
+        A :class:`~ndsampler.isect_indexer.FrameIntersectionIndex` over
+        :attr:`annot_index`.
+
+        Example:
+            >>> index = CocoRegions.demo().isect_index
+            >>> index.all_gids[0:3], index.overlapping_aids(2, [290, 300, 350, 420])
+            ([1, 2, 3], [3])
+        """
         if self._isect_index is None:
             self._isect_index = FrameIntersectionIndex.from_coco(
                 self.dset, annot_index=self.annot_index, image_dims=self.image_sizes)
@@ -216,7 +294,13 @@ class CocoRegions(Targets, ub.NiceRepr):
     @property
     def neg_anchors(self):
         """Window sizes relative to their image, ``(w, h)``, one per distinct
-        positive size (of images whose size is known)."""
+        positive size (of images whose size is known).
+
+        Example:
+            >>> anchors = CocoRegions.demo().neg_anchors
+            >>> anchors.shape[1], bool(((anchors > 0) & (anchors <= 1)).all())
+            (2, True)
+        """
         if self._neg_anchors is None:
             t = self.targets
             img_w, img_h = np.asarray(t['img_width']), np.asarray(t['img_height'])
@@ -229,53 +313,137 @@ class CocoRegions(Targets, ub.NiceRepr):
     # -- counts and categories ---------------------------------------------------
     @property
     def classes(self):
+        """The dataset's object categories (a kwcoco ``CategoryTree``).
+
+        Example:
+            >>> CocoRegions.demo().classes.idx_to_node[0:3]
+            ['background', 'star', 'vector']
+        """
         return self.dset.object_categories()
 
     @property
     def catgraph(self):
+        """Deprecated alias of :attr:`classes`.
+
+        Example:
+            >>> regions = CocoRegions.demo()
+            >>> regions.catgraph.idx_to_node == regions.classes.idx_to_node
+            True
+        """
         return self.classes
 
     @property
     def BACKGROUND_CLASS_ID(self):
+        """
+        The id of the ``'background'`` category (0 when there is none):
+        the ``category_id`` of every negative.
+
+        Example:
+            >>> CocoRegions.demo().BACKGROUND_CLASS_ID
+            0
+        """
         return self.classes.node_to_id.get('background', 0)
 
     @property
     def n_positives(self):
+        """
+        Annotations with a bbox, or the preselected ones.
+
+        Example:
+            >>> regions = CocoRegions.demo()
+            >>> before = regions.n_positives
+            >>> regions.preselect(n_pos=10, window_dims=(32, 32), rng=0)[0], before
+            (10, 71)
+        """
         if self._pos_select_idxs is None:
             return len(self.targets)
         return len(self._pos_select_idxs)
 
     @property
     def n_negatives(self):
+        """
+        The size of the preselected negative pool (0 before :meth:`preselect`).
+
+        Example:
+            >>> regions = CocoRegions.demo()
+            >>> before = regions.n_negatives
+            >>> regions.preselect(n_neg=3, window_dims=(32, 32), rng=0)[1], before
+            (3, 0)
+        """
         return 0 if self._negative_pool is None else len(self._negative_pool)
 
     @property
     def n_samples(self):
+        """
+        :attr:`n_positives` plus :attr:`n_negatives`.
+
+        Example:
+            >>> regions = CocoRegions.demo()
+            >>> regions.preselect(n_pos=5, n_neg=2, window_dims=(32, 32), rng=0), regions.n_samples
+            ((5, 2), 7)
+        """
         return self.n_positives + self.n_negatives
 
     @property
     def n_annots(self):
+        """Annotations in the dataset (with or without a bbox).
+
+        Example:
+            >>> CocoRegions.demo().n_annots
+            71
+        """
         return len(self.dset.anns)
 
     @property
     def n_images(self):
+        """Images in the dataset.
+
+        Example:
+            >>> CocoRegions.demo().n_images
+            8
+        """
         return len(self.dset.imgs)
 
     @property
     def n_categories(self):
+        """Categories in the dataset.
+
+        Example:
+            >>> CocoRegions.demo().n_categories
+            4
+        """
         return len(self.dset.cats)
 
     @property
     def class_ids(self):
+        """Category ids, in the dataset's order.
+
+        Example:
+            >>> CocoRegions.demo().class_ids
+            [0, 3, 6, 7]
+        """
         return list(self.dset.cats.keys())
 
     @property
     def image_ids(self):
+        """Image ids, sorted.
+
+        Example:
+            >>> CocoRegions.demo().image_ids
+            [1, 2, 3, 4, 5, 6, 7, 8]
+        """
         return sorted(self.dset.imgs.keys())
 
     # -- single regions ----------------------------------------------------------
     def get_positive(self, index=None, rng=None):
-        """The positive at ``index`` (a random one when ``None``) as a target dict."""
+        """
+        The positive at ``index`` (a random one when ``None``) as a target dict.
+
+        Example:
+            >>> target = CocoRegions.demo().get_positive(2)
+            >>> int(target['aid']), int(target['gid']), float(target['cx']), float(target['width'])
+            (3, 2, 322.5, 51.0)
+        """
         if index is None:
             index = kwarray.ensure_rng(rng).randint(self.n_positives)
         if self._pos_select_idxs is not None:
@@ -290,6 +458,13 @@ class CocoRegions(Targets, ub.NiceRepr):
 
         Raises:
             MissingNegativePool: an index was given but no pool exists.
+
+        Example:
+            >>> regions = CocoRegions.demo()
+            >>> regions.preselect(n_neg=2, window_dims=(32, 32), rng=0)[1]
+            2
+            >>> [(r['aid'], r['width']) for r in [regions.get_negative(1), regions.get_negative()]]
+            [(-1, 32.0), (-1, 32.0)]
         """
         if index is None:
             if self._negative_pool is None or self._negative_cursor >= len(self._negative_pool):
@@ -306,20 +481,42 @@ class CocoRegions(Targets, ub.NiceRepr):
         return dict(self._negative_pool[index])
 
     def get_item(self, index, rng=None):
-        """Positives first, then negatives."""
+        """
+        Positives first, then negatives.
+
+        Example:
+            >>> regions = CocoRegions.demo()
+            >>> regions.preselect(n_pos=2, n_neg=1, window_dims=(32, 32), rng=0)
+            (2, 1)
+            >>> [bool(regions.get_item(i)['aid'] >= 0) for i in range(3)]
+            [True, True, False]
+        """
         if index < self.n_positives:
             return self.get_positive(index, rng=rng)
         return self.get_negative(index - self.n_positives, rng=rng)
 
     def overlapping_aids(self, gid, region, visible_thresh=0.0):
         """Annotations whose boxes meet ``region``; with ``visible_thresh > 0``
-        only those with more than that fraction of their area inside it."""
+        only those with more than that fraction of their area inside it.
+
+        Example:
+            >>> regions = CocoRegions.demo()
+            >>> half = [297, 307, 322.5, 416]  # the left half of annotation 3
+            >>> regions.overlapping_aids(2, half), regions.overlapping_aids(2, half, visible_thresh=0.6)
+            ([3], [])
+        """
         index = self.annot_index
         rows = index.overlapping_rows(gid, as_ltrb(region), visible_thresh)
         return index.for_image(gid).aids[rows].tolist()
 
     def get_segmentations(self, aids):
-        """Each annotation's segmentation as a ``kwimage.MultiPolygon`` (or None)."""
+        """
+        Each annotation's segmentation as a ``kwimage.MultiPolygon`` (or None).
+
+        Example:
+            >>> [type(seg).__name__ for seg in CocoRegions.demo().get_segmentations([1, 3])]
+            ['MultiPolygon', 'MultiPolygon']
+        """
         out = []
         for aid in aids:
             sseg = self.dset.anns[aid].get('segmentation', None)
@@ -335,6 +532,13 @@ class CocoRegions(Targets, ub.NiceRepr):
 
         Returns:
             Tuple[int, int]: ``(n_pos, n_neg)``.
+
+        Example:
+            >>> regions = CocoRegions.demo()
+            >>> regions.preselect(n_pos=4, n_neg=2, window_dims=(64, 64), rng=0)
+            (4, 2)
+            >>> regions.get_negative(0)['width'], regions.n_samples
+            (64.0, 6)
         """
         if n_neg is not None and neg_to_pos_ratio is not None:
             raise ValueError('give n_neg or neg_to_pos_ratio, not both')

@@ -135,6 +135,12 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
         """
         A sampler from a sampler (returned as is), a dataset, or anything
         ``kwcoco.CocoDataset.coerce`` accepts (a path, a demo key).
+
+        Example:
+            >>> import kwcoco, ndsampler
+            >>> sampler = ndsampler.CocoSampler.coerce(kwcoco.CocoDataset.demo('shapes2'))
+            >>> ndsampler.CocoSampler.coerce(sampler) is sampler, sampler.n_images
+            (True, 2)
         """
         if isinstance(data, cls):
             if kwargs:
@@ -146,36 +152,95 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
     # -- properties -----------------------------------------------------------
     @property
     def classes(self):
-        """The object categories (a kwcoco ``CategoryTree``)."""
+        """
+        The object categories (a kwcoco ``CategoryTree``).
+
+        Example:
+            >>> import ndsampler
+            >>> classes = ndsampler.CocoSampler.demo('shapes8', backend=None).classes
+            >>> len(classes), classes.idx_to_node[0:3]
+            (6, ['background', 'star', 'vector'])
+        """
         return self._classes
 
     @property
     def catgraph(self):
-        """Deprecated alias of :attr:`classes`."""
+        """
+        Deprecated alias of :attr:`classes`.
+
+        Example:
+            >>> import ndsampler
+            >>> sampler = ndsampler.CocoSampler.demo('shapes8', backend=None)
+            >>> sampler.catgraph is sampler.classes
+            True
+        """
         return self._classes
 
     def __len__(self):
         return self.n_samples
 
     def lookup_class_name(self, class_id):
+        """
+        The name of the category with id ``class_id``.
+
+        Example:
+            >>> import ndsampler
+            >>> ndsampler.CocoSampler.demo('shapes8', backend=None).lookup_class_name(3)
+            'star'
+        """
         return self.dset.cats[class_id]['name']
 
     def lookup_class_id(self, class_name):
+        """
+        The id of the category named ``class_name``.
+
+        Example:
+            >>> import ndsampler
+            >>> ndsampler.CocoSampler.demo('shapes8', backend=None).lookup_class_id('star')
+            3
+        """
         return self.dset.index.name_to_cat[class_name]['id']
 
     # -- whole images ---------------------------------------------------------
     def load_image(self, image_id, cache=True):
-        """A whole image (a read-only ``np.memmap`` with the npy backend)."""
+        """
+        A whole image (a read-only ``np.memmap`` with the npy backend).
+
+        Example:
+            >>> import ndsampler, ubelt as ub
+            >>> workdir = ub.Path.appdir('ndsampler/doctest/coco_sampler').ensuredir()
+            >>> sampler = ndsampler.CocoSampler.demo('shapes8', workdir=workdir, backend='npy')
+            >>> image = sampler.load_image(1)
+            >>> image.shape, type(image).__name__, image.flags.writeable
+            ((600, 600, 3), 'memmap', False)
+        """
         return self.frames.load_image(image_id, cache=cache)
 
     def load_annotations(self, image_id):
-        """The annotation dicts of an image."""
+        """
+        The annotation dicts of an image.
+
+        Example:
+            >>> import ndsampler
+            >>> sampler = ndsampler.CocoSampler.demo('shapes8', backend=None)
+            >>> [(ann['id'], ann['category_id']) for ann in sampler.load_annotations(1)]
+            [(1, 7)]
+        """
         if image_id not in self.dset.imgs:
             raise UnknownIdError('unknown image id {!r}'.format(image_id))
         return [self.dset.anns[aid] for aid in self.dset.index.gid_to_aids[image_id]]
 
     def load_image_with_annots(self, image_id, cache=True):
-        """``(image dict + 'imdata', annotation dicts)`` of one image."""
+        """
+        ``(image dict + 'imdata', annotation dicts)`` of one image.
+
+        Example:
+            >>> import ndsampler
+            >>> sampler = ndsampler.CocoSampler.demo('shapes8', backend=None)
+            >>> img, anns = sampler.load_image_with_annots(2)
+            >>> img['id'], img['imdata'].shape, len(anns)
+            (2, (600, 600, 3), 11)
+        """
         img = dict(self.dset.imgs[image_id]) if image_id in self.dset.imgs else None
         if img is None:
             raise UnknownIdError('unknown image id {!r}'.format(image_id))
@@ -186,16 +251,46 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
         """
         Ids of the annotations that :meth:`load_sample` returns for a target
         (the same window, in the same frames).
+
+        Example:
+            >>> import ndsampler
+            >>> sampler = ndsampler.CocoSampler.demo('shapes8', backend=None)
+            >>> sampler.load_target_annots({'gid': 2, 'slices': (slice(300, 420), slice(290, 350))})
+            [3]
         """
         return window_aids(self._annot_index, self._resolve(self._check_target(target))[0])
 
     # -- regions --------------------------------------------------------------
     def preselect(self, **kwargs):
-        """Fix the positive and negative pools; see :meth:`CocoRegions.preselect`."""
+        """
+        Fix the positive and negative pools; see
+        :meth:`ndsampler.coco_regions.CocoRegions.preselect`.
+
+        Example:
+            >>> import ndsampler
+            >>> sampler = ndsampler.CocoSampler.demo('shapes8', backend=None)
+            >>> sampler.preselect(n_pos=3, n_neg=2, window_dims=(64, 64), rng=0)
+            (3, 2)
+            >>> len(sampler), int(sampler.load_item(4)['target']['aid'])
+            (5, -1)
+        """
         return self.regions.preselect(**kwargs)
 
     def new_sample_grid(self, task, window_dims, window_overlap=0):
-        """Sliding-window targets; see :meth:`CocoRegions.new_sample_grid`."""
+        """
+        Sliding-window targets; see
+        :meth:`ndsampler.coco_regions.CocoRegions.new_sample_grid`.
+
+        Example:
+            >>> import ndsampler
+            >>> sampler = ndsampler.CocoSampler.demo('shapes8', backend=None)
+            >>> grid = sampler.new_sample_grid('image_detection', (300, 300))
+            Found 32 targets
+            Found 29 positives
+            Found 3 negatives
+            >>> sampler.load_sample(grid['targets'][0])['im'].shape
+            (300, 300, 3)
+        """
         return self.regions.new_sample_grid(task, window_dims, window_overlap)
 
     def load_item(self, index, with_annots=True, target=None, rng=None, **kw):
@@ -215,12 +310,30 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
                                   target=target, rng=rng, **kw)
 
     def load_positive(self, index=None, with_annots=True, target=None, rng=None, **kw):
-        """A window centred on positive ``index`` (random when ``None``)."""
+        """
+        A window centred on positive ``index`` (random when ``None``).
+
+        Example:
+            >>> import ndsampler
+            >>> sampler = ndsampler.CocoSampler.demo('shapes8', backend=None)
+            >>> sample = sampler.load_positive(2, target={'window_dims': (32, 32)})
+            >>> sample['im'].shape, int(sample['target']['aid'])
+            ((32, 32, 3), 3)
+        """
         target = self._region_target(self.regions.get_positive(index, rng=rng), target, kw)
         return self.load_sample(target, with_annots=with_annots, **kw)
 
     def load_negative(self, index=None, with_annots=True, target=None, rng=None, **kw):
-        """A background window: negative ``index`` of the pool, or a fresh one."""
+        """
+        A background window: negative ``index`` of the pool, or a fresh one.
+
+        Example:
+            >>> import ndsampler
+            >>> sampler = ndsampler.CocoSampler.demo('shapes8', backend=None)
+            >>> sample = sampler.load_negative(rng=0, target={'window_dims': (32, 32)})
+            >>> sample['im'].shape, sample['target']['aid'], len(sample['annots']['aids'])
+            ((32, 32, 3), -1, 0)
+        """
         target = self._region_target(self.regions.get_negative(index, rng=rng), target, kw)
         return self.load_sample(target, with_annots=with_annots, **kw)
 

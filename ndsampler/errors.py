@@ -7,8 +7,8 @@ an unknown id and ``except ValueError`` for a bad target.
 
 Example:
     >>> from ndsampler import errors
-    >>> issubclass(errors.UnknownIdError, KeyError)
-    True
+    >>> [issubclass(errors.UnknownIdError, base) for base in (errors.NdsamplerError, KeyError)]
+    [True, True]
     >>> issubclass(errors.InvalidTargetError, ValueError)
     True
     >>> issubclass(errors.SourceReadError, OSError)
@@ -19,7 +19,18 @@ Example:
 
 
 class NdsamplerError(Exception):
-    """Base class of every error raised by ndsampler itself."""
+    """
+    Base class of every error raised by ndsampler itself.
+
+    Example:
+        >>> import ndsampler
+        >>> sampler = ndsampler.CocoSampler.demo('shapes2', backend=None)
+        >>> try:
+        ...     sampler.load_sample({'gid': 999})
+        ... except NdsamplerError as ex:
+        ...     print(type(ex).__name__, isinstance(ex, KeyError), ex)
+        UnknownIdError True unknown image id gid=999
+    """
 
 
 class UnknownIdError(NdsamplerError, KeyError):

@@ -62,7 +62,17 @@ class ImageSizes:
 
     @classmethod
     def coerce(cls, dset, image_dims=None, read_headers=True):
-        """``image_dims`` itself when it already is an :class:`ImageSizes` of ``dset``."""
+        """
+        ``image_dims`` itself when it already is an :class:`ImageSizes` of
+        ``dset``, else a new one over it.
+
+        Example:
+            >>> import kwcoco
+            >>> dset = kwcoco.CocoDataset.demo('shapes2')
+            >>> sizes = ImageSizes.coerce(dset, {1: (5, 5)})
+            >>> ImageSizes.coerce(dset, sizes) is sizes, sizes(1)
+            (True, (600, 600))
+        """
         if isinstance(image_dims, cls) and image_dims.dset is dset:
             return image_dims
         return cls(dset, image_dims, read_headers=read_headers)
@@ -109,6 +119,12 @@ class ImageBoxIndex:
     """
     The boxes of one image, as the original's per-image tree: ``width``,
     ``height`` (None when unknown) and ``aid_to_ltrb``.
+
+    Example:
+        >>> import kwcoco
+        >>> tree = ImageBoxIndex(AnnotIndex(kwcoco.CocoDataset.demo('shapes8')), 6, 600, 600)
+        >>> tree.width, tree.height, sorted(tree.aid_to_ltrb)
+        (600, 600, [50])
     """
 
     def __init__(self, annot_index, gid, width=None, height=None):
@@ -119,6 +135,14 @@ class ImageBoxIndex:
 
     @property
     def aid_to_ltrb(self):
+        """
+        ``{aid: ltrb box}`` of the image's annotations with a bbox.
+
+        Example:
+            >>> tree = FrameIntersectionIndex.demo('shapes8').qtrees[2]
+            >>> tree.aid_to_ltrb[3].tolist()  # bbox [297, 307, 51, 109]
+            [297.0, 307.0, 348.0, 416.0]
+        """
         img = self.annot_index.for_image(self.gid)
         return dict(zip(img.aids.tolist(), img.ltrb))
 
@@ -131,6 +155,12 @@ class FrameIntersectionIndex(ub.NiceRepr):
         qtrees (Dict[int, ImageBoxIndex]): one per image id.
         all_gids (List[int]): image ids, sorted.
         annot_index (AnnotIndex): the shared index answering the queries.
+
+    Example:
+        >>> import kwcoco
+        >>> index = FrameIntersectionIndex.from_coco(kwcoco.CocoDataset.demo('shapes2'))
+        >>> index.all_gids, index.qtrees[1].width
+        ([1, 2], 600)
     """
 
     def __init__(self, annot_index=None):
@@ -176,7 +206,13 @@ class FrameIntersectionIndex(ub.NiceRepr):
 
     @classmethod
     def demo(cls, *args, **kwargs):
-        """An index over a kwcoco demo dataset (``'shapes8'`` by default)."""
+        """
+        An index over a kwcoco demo dataset (``'shapes8'`` by default).
+
+        Example:
+            >>> FrameIntersectionIndex.demo().all_gids
+            [1, 2, 3, 4, 5, 6, 7, 8]
+        """
         import kwcoco
         return cls.from_coco(kwcoco.CocoDataset.demo(*(args or ('shapes8',)), **kwargs))
 
@@ -187,12 +223,27 @@ class FrameIntersectionIndex(ub.NiceRepr):
         return index.for_image(gid), index.overlapping_rows(gid, ltrb), ltrb
 
     def overlapping_aids(self, gid, box):
-        """Sorted ids of the annotations whose boxes meet ``box`` (ltrb)."""
+        """
+        Sorted ids of the annotations whose boxes meet ``box`` (ltrb).
+
+        Example:
+            >>> index = FrameIntersectionIndex.demo('shapes8')
+            >>> index.overlapping_aids(2, [290, 300, 350, 420]), index.overlapping_aids(2, [0, 0, 5, 5])
+            ([3], [])
+        """
         img, rows, _ = self._meeting(gid, box)
         return img.aids[rows].tolist()
 
     def ious(self, gid, box):
-        """``(aids, ious)`` of the overlapping annotations with ``box``."""
+        """
+        ``(aids, ious)`` of the overlapping annotations with ``box``.
+
+        Example:
+            >>> index = FrameIntersectionIndex.demo('shapes8')
+            >>> aids, ious = index.ious(2, [297, 307, 322.5, 416])  # the left half of aid 3
+            >>> aids, ious.tolist()
+            ([3], [0.5])
+        """
         img, rows, (wl, wt, wr, wb) = self._meeting(gid, box)
         b = img.ltrb[rows]
         areas = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
@@ -203,7 +254,15 @@ class FrameIntersectionIndex(ub.NiceRepr):
         return img.aids[rows].tolist(), ious
 
     def iooas(self, gid, box):
-        """``(aids, isect / area of each annotation)`` for ``box``."""
+        """
+        ``(aids, isect / area of each annotation)`` for ``box``.
+
+        Example:
+            >>> index = FrameIntersectionIndex.demo('shapes8')
+            >>> aids, iooas = index.iooas(2, [297, 307, 348, 361.5])  # the top half of aid 3
+            >>> aids, iooas.tolist()
+            ([3], [0.5])
+        """
         img, rows, ltrb = self._meeting(gid, box)
         return img.aids[rows].tolist(), visible_fraction(img.ltrb[rows], ltrb)
 

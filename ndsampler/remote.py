@@ -88,18 +88,36 @@ FETCH_CHUNK = 32 << 20
 
 
 def is_remote(fpath):
-    """True for a URL or a GDAL network path (see the module docstring)."""
+    """
+    True for a URL or a GDAL network path (see the module docstring).
+
+    Example:
+        >>> is_remote('https://host/a.tif'), is_remote('/vsis3/bucket/a.tif'), is_remote('images/a.png')
+        (True, True, False)
+    """
     return isinstance(fpath, str) and fpath.startswith(REMOTE_PREFIXES)
 
 
 def join_source(root, file_name):
-    """A dataset's ``file_name`` as a path: remote names as they are, others
-    joined with the bundle directory ``root``."""
+    """
+    A dataset's ``file_name`` as a path: remote names as they are, others
+    joined with the bundle directory ``root``.
+
+    Example:
+        >>> join_source('/data/bundle', 'images/a.png'), join_source('/data/bundle', 'gs://b/a.tif')
+        ('/data/bundle/images/a.png', 'gs://b/a.tif')
+    """
     return file_name if is_remote(file_name) else join(root, file_name)
 
 
 def to_vsi(url):
-    """The GDAL path of a remote source."""
+    """
+    The GDAL path of a remote source.
+
+    Example:
+        >>> to_vsi('https://host/a.tif'), to_vsi('gs://bucket/a.tif'), to_vsi('/vsis3/b/a.tif')
+        ('/vsicurl/https://host/a.tif', '/vsigs/bucket/a.tif', '/vsis3/b/a.tif')
+    """
     if url.startswith(VSI_PREFIXES):
         return url
     scheme, rest = url.split('://', 1)
@@ -290,7 +308,17 @@ def attempt(url, action, what=''):
 
 
 def open_dataset(url):
-    """An open GDAL dataset on a remote raster; typed errors name the URL."""
+    """
+    An open GDAL dataset on a remote raster; typed errors name the URL.
+
+    Example:
+        >>> # xdoctest: +REQUIRES(module:osgeo.gdal_array)
+        >>> # offline: GDAL refuses a .txt (see GDAL_OPTIONS) before any request
+        >>> open_dataset('https://user:pw@host.invalid/notes.txt')
+        Traceback (most recent call last):
+        ...
+        ndsampler.errors.RemoteNotFoundError: [Errno 2] remote source not found (...): 'https://host.invalid/notes.txt'
+    """
     def action(gdal):
         return gdal.OpenEx(to_vsi(url), gdal.OF_RASTER | gdal.OF_READONLY)
     return attempt(url, action)
@@ -319,6 +347,14 @@ def stat(url):
     """
     ``(size, etag, mtime)`` of a remote file, from one ``HEAD`` (GDAL's
     ``VSIStatL`` and the response headers; ``etag`` may be ``''``).
+
+    Example:
+        >>> # xdoctest: +REQUIRES(module:osgeo.gdal_array)
+        >>> # offline: GDAL refuses a .txt (see GDAL_OPTIONS) before any request
+        >>> stat('https://host.invalid/notes.txt?X-Amz-Signature=abc')
+        Traceback (most recent call last):
+        ...
+        ndsampler.errors.RemoteNotFoundError: [Errno 2] ...: 'https://host.invalid/notes.txt?X-Amz-Signature=REDACTED'
     """
     def action(gdal):
         vsi = to_vsi(url)
@@ -337,6 +373,15 @@ def source_key(url, hashid_mode='PATH'):
     credentials or signatures), size, ``ETag`` and modification time.  With
     ``'PIXELS'`` the URL is left out when the server gives an ``ETag``
     (a content hash on S3 and GCS), so copies share a cache.
+
+    Example:
+        >>> # xdoctest: +REQUIRES(module:osgeo.gdal_array)
+        >>> # offline: GDAL refuses a .txt (see GDAL_OPTIONS) before any request
+        >>> try:
+        ...     source_key('https://host.invalid/notes.txt')
+        ... except FileNotFoundError as ex:
+        ...     print(type(ex).__name__, ex.filename)
+        RemoteNotFoundError https://host.invalid/notes.txt
     """
     size, etag, mtime = stat(url)
     name = '' if hashid_mode == 'PIXELS' and etag else redact(url, drop=True)
@@ -360,8 +405,21 @@ def cache_fpath(cache_dpath, url, key, ext):
 
 
 def fetch(url, dst):
-    """Copy a remote file to the local path ``dst``, in large range requests;
-    ``RemoteSourceError`` when fewer bytes arrive than its size."""
+    """
+    Copy a remote file to the local path ``dst``, in large range requests;
+    ``RemoteSourceError`` when fewer bytes arrive than its size.
+
+    Example:
+        >>> # xdoctest: +REQUIRES(module:osgeo.gdal_array)
+        >>> # offline: GDAL refuses a .txt (see GDAL_OPTIONS) before any request
+        >>> import os, tempfile
+        >>> dst = os.path.join(tempfile.mkdtemp(), 'notes.txt')
+        >>> try:
+        ...     fetch('https://host.invalid/notes.txt', dst)
+        ... except FileNotFoundError as ex:
+        ...     print(type(ex).__name__, os.path.exists(dst))
+        RemoteNotFoundError False
+    """
     def action(gdal):
         vsi = to_vsi(url)
         st = gdal.VSIStatL(vsi)
@@ -391,6 +449,17 @@ def local_copy(url, workdir, hashid_mode='PATH'):
     The path of a local copy of a remote file under
     ``<workdir>/_cache/remote``, fetched once (under a lock, published by
     rename, keyed by the remote identity so a changed file is fetched again).
+
+    Example:
+        >>> # xdoctest: +REQUIRES(module:osgeo.gdal_array)
+        >>> # offline: GDAL refuses a .txt (see GDAL_OPTIONS) before any request
+        >>> import os, tempfile
+        >>> workdir = tempfile.mkdtemp()
+        >>> try:
+        ...     local_copy('https://host.invalid/notes.txt', workdir)
+        ... except FileNotFoundError as ex:
+        ...     print(type(ex).__name__, os.listdir(workdir))
+        RemoteNotFoundError []
     """
     from ndsampler import _cachefile
     ext = ext_of(url)
@@ -406,7 +475,20 @@ def local_copy(url, workdir, hashid_mode='PATH'):
 def temporary_copy(url, beside=None):
     """A local copy of a remote file, deleted on exit: named after ``beside``
     (a cache file's temporary, so a killed builder's leftovers go with it)
-    in its directory, or in the system's temporary directory."""
+    in its directory, or in the system's temporary directory.
+
+    Example:
+        >>> # xdoctest: +REQUIRES(module:osgeo.gdal_array)
+        >>> # offline: GDAL refuses a .txt (see GDAL_OPTIONS) before any request
+        >>> import glob, os, tempfile
+        >>> beside = os.path.join(tempfile.mkdtemp(), 'cache.npy.tmp')
+        >>> try:
+        ...     with temporary_copy('https://host.invalid/notes.txt', beside=beside) as path:
+        ...         pass
+        ... except FileNotFoundError as ex:
+        ...     print(type(ex).__name__, glob.glob(beside + '*'))
+        RemoteNotFoundError []
+    """
     kwargs = {} if beside is None else {'prefix': os.path.basename(beside) + '.',
                                         'dir': os.path.dirname(beside) or '.'}
     fd, path = tempfile.mkstemp(suffix=ext_of(url), **kwargs)

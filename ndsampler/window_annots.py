@@ -66,7 +66,16 @@ def parse_with_annots(with_annots):
 
 
 def window_aids(index, spec, visible_thresh=0.0):
-    """Ids of the annotations meeting each frame's window, frame by frame."""
+    """
+    Ids of the annotations meeting each frame's window, frame by frame.
+
+    Example:
+        >>> import kwcoco
+        >>> from ndsampler.windows import resolve_sample
+        >>> index = AnnotIndex(kwcoco.CocoDataset.demo('shapes8'))
+        >>> window_aids(index, resolve_sample({}, (600, 600), (6,)))  # all of image 6
+        [50]
+    """
     aids = []
     for i, gid in enumerate(spec.gids):
         rows = index.overlapping_rows(gid, spec.frame_map(i)[0], visible_thresh)
@@ -93,6 +102,15 @@ def sample_annots(index, spec, parts, classes, visible_thresh=0.0, annot_ids=Non
     Returns:
         dict: ``frame_dets`` (one ``kwimage.Detections`` per frame) and, when
         ``legacy``, ``aids, cids, rel_frame_index, rel_boxes, rel_ssegs, rel_kpts``.
+
+    Example:
+        >>> import kwcoco
+        >>> from ndsampler.windows import resolve_sample
+        >>> dset = kwcoco.CocoDataset.demo('shapes8')
+        >>> spec = resolve_sample({'slices': (slice(300, 420), slice(290, 350))}, (600, 600), (2,))
+        >>> annots = sample_annots(AnnotIndex(dset), spec, 'boxes', dset.object_categories(), legacy=False)
+        >>> list(annots), annots['frame_dets'][0].boxes.to_ltrb().data.tolist()
+        (['frame_dets'], [[7.0, 7.0, 58.0, 116.0]])
     """
     if parts is True:
         parts = _ALL_PARTS
@@ -118,6 +136,15 @@ def frame_detections(index, gid, rows, matrix, parts, classes, frame_index=0):
     (image pixels to window pixels), as ``kwimage.Detections``: boxes (xywh;
     the bounding box of the mapped corners), polygons and keypoints, with
     ``aids``, ``cids`` and meta ``classes, gid, rel_frame_index``.
+
+    Example:
+        >>> import kwcoco
+        >>> dset = kwcoco.CocoDataset.demo('shapes8')
+        >>> index = AnnotIndex(dset)
+        >>> half = np.diag([0.5, 0.5, 1.0])  # image pixels to a half-size window
+        >>> dets = frame_detections(index, 2, np.array([1]), half, {'boxes'}, dset.object_categories())
+        >>> dets.boxes.data.tolist(), dets.data['aids'].tolist()
+        ([[148.5, 153.5, 25.5, 54.5]], [3])
     """
     m = np.asarray(matrix, dtype=np.float64)
     return _detections(index, index.for_image(gid), gid, rows, tuple(m[0:2].ravel().tolist()), m,
@@ -213,6 +240,16 @@ def annots_dict(frame_dets, legacy=True):
     """
     A sample's ``annots``: ``frame_dets`` (one ``Detections`` per frame) and,
     when ``legacy``, the original's flat keys over all frames.
+
+    Example:
+        >>> import kwcoco
+        >>> dset = kwcoco.CocoDataset.demo('shapes8')
+        >>> index, classes = AnnotIndex(dset), dset.object_categories()
+        >>> dets = [frame_detections(index, gid, np.arange(len(index.for_image(gid))), np.eye(3),
+        ...                          {'boxes'}, classes, frame_index=t) for t, gid in enumerate([1, 6])]
+        >>> annots = annots_dict(dets)
+        >>> annots['aids'].tolist(), annots['rel_frame_index'].tolist()
+        ([1, 50], [0, 1])
     """
     annots = {'frame_dets': frame_dets}
     if not legacy:

@@ -66,7 +66,17 @@ def as_real(name, value):
 
 
 def as_size(name, value):
-    """Return a window side as a positive int (ceil of a positive float)."""
+    """
+    Return a window side as a positive int (ceil of a positive float).
+
+    Example:
+        >>> as_size('width', 10.2), as_size('height', 3)
+        (11, 3)
+        >>> as_size('width', 0)
+        Traceback (most recent call last):
+        ...
+        ndsampler.errors.InvalidTargetError: target['width'] must be positive, got 0.0
+    """
     value = as_real(name, value)
     if value <= 0:
         raise InvalidTargetError(
@@ -278,6 +288,10 @@ def padded_bounds(space_slice, pad):
     """
     ``(y0, y1, x0, x1)`` of the window grown by ``pad`` on every side,
     checked against the window size limits.
+
+    Example:
+        >>> padded_bounds((slice(0, 10), slice(5, 9)), (2, 1))
+        (-2, 12, 4, 10)
     """
     sl_y, sl_x = space_slice
     ph, pw = pad
@@ -425,6 +439,11 @@ class SampleSpec(NamedTuple):
         data_dims: the dimensions of the data sampled from: ``space_dims``
             for an image, ``(frames, h, w)`` for a video (the original's
             ``data_dims``).
+
+    Example:
+        >>> spec = resolve_sample({'cx': 3, 'cy': 2, 'width': 4, 'height': 4, 'pad': 1}, (10, 10), (5,))
+        >>> spec.gids, spec.box, spec.out_dims, spec.space_slice, spec.pad
+        ((5,), (-1, 5, 0, 6), (6, 6), (slice(0, 4, None), slice(1, 5, None)), (1, 1))
     """
     gids: Tuple
     box: Tuple[int, int, int, int]
@@ -445,11 +464,26 @@ class SampleSpec(NamedTuple):
     data_dims: Optional[Tuple] = None
 
     def placement(self, height, width):
-        """:func:`placement` of this window on a ``height x width`` raster."""
+        """
+        :func:`placement` of this window on a ``height x width`` raster.
+
+        Example:
+            >>> spec = resolve_sample({'slices': (slice(-2, 3), slice(5, 9))}, (10, 8), (1,))
+            >>> spec.placement(10, 8)
+            ((0, 3, 5, 8), (2, 5, 0, 3))
+        """
         return placement(self.box, self.out_dims, self.scale, height, width)
 
     def frame_warp(self, index):
-        """Frame ``index``'s 3x3 image-to-space matrix, or ``None`` (identity)."""
+        """
+        Frame ``index``'s 3x3 image-to-space matrix, or ``None`` (identity).
+
+        Example:
+            >>> spec = resolve_sample({'slices': (slice(0, 4), slice(0, 4))}, (10, 10), (1, 2),
+            ...                       video=True, frame_warps=(None, np.diag([2.0, 2.0, 1.0])))
+            >>> spec.frame_warp(0) is None, spec.frame_warp(1).tolist()
+            (True, [[2.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 1.0]])
+        """
         return self.frame_warps[index] if self.frame_warps else None
 
     def space_to_window(self):
@@ -484,7 +518,15 @@ class SampleSpec(NamedTuple):
         return matrix
 
     def image_to_window(self, index):
-        """The 3x3 matrix from frame ``index``'s image pixels to output pixels."""
+        """
+        The 3x3 matrix from frame ``index``'s image pixels to output pixels.
+
+        Example:
+            >>> spec = resolve_sample({'slices': (slice(4, 8), slice(2, 6))}, (10, 10), (1,),
+            ...                       frame_warps=(np.diag([0.5, 0.5, 1.0]),))
+            >>> spec.image_to_window(0).tolist()
+            [[0.5, 0.0, -2.0], [0.0, 0.5, -4.0], [0.0, 0.0, 1.0]]
+        """
         warp = self.frame_warp(index)
         matrix = self.space_to_window()
         return matrix if warp is None else matrix @ warp

@@ -25,7 +25,14 @@ COMMANDS = [prepare, sample, grid, validate, info, bench]
 
 
 def build_parser():
-    """The top-level parser, with one subparser per command."""
+    """
+    The top-level parser, with one subparser per command.
+
+    Example:
+        >>> args = build_parser().parse_args(['grid', 'shapes8', '--window', '256', '128'])
+        >>> args.command, args.data, args.window
+        ('grid', 'shapes8', [256, 128])
+    """
     import ndsampler
     parser = argparse.ArgumentParser(
         prog='ndsampler',
@@ -39,5 +46,13 @@ def build_parser():
 
 
 def main(argv=None):
-    """Parse ``argv`` (default ``sys.argv[1:]``), run the command, return its exit code."""
+    """
+    Parse ``argv`` (default ``sys.argv[1:]``), run the command, return its exit code.
+
+    Example:
+        >>> exit_code = main(['grid', 'shapes2', '--window', '600', '600'])
+        2 windows (2 positive, 0 negative)
+        >>> exit_code
+        0
+    """
     return run_command(build_parser().parse_args(argv))

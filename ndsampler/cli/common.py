@@ -17,12 +17,29 @@ EXIT_BAD_INPUT = 2
 
 
 class BadInput(Exception):
-    """Input a command cannot use (exit code 2)."""
+    """
+    Input a command cannot use (exit code 2).
+
+    Example:
+        >>> try:
+        ...     load_dataset('missing.kwcoco.json')
+        ... except BadInput as ex:
+        ...     print(EXIT_BAD_INPUT, ex)
+        2 no such kwcoco file: 'missing.kwcoco.json'
+    """
 
 
 def add_command(subparsers, name, doc, run):
-    """A subcommand's parser: the first line of ``doc`` is its summary, all
-    of ``doc`` its description, and ``run(args)`` what it does."""
+    """
+    A subcommand's parser: the first line of ``doc`` is its summary, all
+    of ``doc`` its description, and ``run(args)`` what it does.
+
+    Example:
+        >>> subparsers = argparse.ArgumentParser(prog='tool').add_subparsers(dest='command')
+        >>> parser = add_command(subparsers, 'hello', 'Say hello.', run=len)
+        >>> parser.prog, parser.description, parser.parse_args([]).run is len
+        ('tool hello', 'Say hello.', True)
+    """
     parser = subparsers.add_parser(name, help=doc.strip().splitlines()[0],
                                    description=doc.strip(),
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -31,17 +48,44 @@ def add_command(subparsers, name, doc, run):
 
 
 def add_data_argument(parser):
+    """
+    Add the positional ``DATA`` argument (a kwcoco file or demo key).
+
+    Example:
+        >>> parser = argparse.ArgumentParser()
+        >>> add_data_argument(parser)
+        >>> parser.parse_args(['shapes8']).data
+        'shapes8'
+    """
     parser.add_argument('data', metavar='DATA',
                         help='a kwcoco file, or a kwcoco demo key (shapes8, '
                              'vidshapes2-multispectral, ...)')
 
 
 def add_workdir_argument(parser):
+    """
+    Add the required ``--workdir`` option.
+
+    Example:
+        >>> parser = argparse.ArgumentParser()
+        >>> add_workdir_argument(parser)
+        >>> parser.parse_args(['--workdir', 'out']).workdir
+        'out'
+    """
     parser.add_argument('--workdir', required=True,
                         help='where the caches live (under <workdir>/_cache)')
 
 
 def add_backend_argument(parser):
+    """
+    Add the ``--backend`` option (default ``auto``; ``none`` gives ``None``).
+
+    Example:
+        >>> parser = argparse.ArgumentParser()
+        >>> add_backend_argument(parser)
+        >>> parser.parse_args([]).backend, parser.parse_args(['--backend', 'none']).backend
+        ('auto', None)
+    """
     from ndsampler._backends import BACKENDS
     names = ', '.join(backend_label(name) for name in BACKENDS)
     parser.add_argument('--backend', default='auto', type=parse_backend,
@@ -50,6 +94,15 @@ def add_backend_argument(parser):
 
 
 def add_window_argument(parser):
+    """
+    Add the required ``--window H W`` option (positive ints).
+
+    Example:
+        >>> parser = argparse.ArgumentParser()
+        >>> add_window_argument(parser)
+        >>> parser.parse_args(['--window', '64', '32']).window
+        [64, 32]
+    """
     parser.add_argument('--window', nargs=2, type=positive_int, required=True,
                         metavar=('H', 'W'), help='window height and width (pixels)')
 
@@ -77,7 +130,17 @@ def parse_backend(text):
 
 
 def positive_int(text):
-    """An argparse type: an integer above zero."""
+    """
+    An argparse type: an integer above zero.
+
+    Example:
+        >>> positive_int('3')
+        3
+        >>> positive_int('0')
+        Traceback (most recent call last):
+        ...
+        argparse.ArgumentTypeError: must be positive, got 0
+    """
     value = int(text)
     if value <= 0:
         raise argparse.ArgumentTypeError('must be positive, got {}'.format(text))
@@ -85,7 +148,13 @@ def positive_int(text):
 
 
 def non_negative_int(text):
-    """An argparse type: an integer, zero or above."""
+    """
+    An argparse type: an integer, zero or above.
+
+    Example:
+        >>> non_negative_int('0'), non_negative_int('12')
+        (0, 12)
+    """
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError('must not be negative, got {}'.format(text))
@@ -93,7 +162,13 @@ def non_negative_int(text):
 
 
 def positive_float(text):
-    """An argparse type: a number above zero."""
+    """
+    An argparse type: a number above zero.
+
+    Example:
+        >>> positive_float('0.5'), positive_float('2')
+        (0.5, 2.0)
+    """
     value = float(text)
     if not value > 0:
         raise argparse.ArgumentTypeError('must be positive, got {}'.format(text))
@@ -132,7 +207,14 @@ def load_dataset(data):
 
 
 def make_sampler(data, workdir=None, backend=None):
-    """A ``CocoSampler`` over ``DATA`` (see :func:`load_dataset`)."""
+    """
+    A ``CocoSampler`` over ``DATA`` (see :func:`load_dataset`).
+
+    Example:
+        >>> sampler = make_sampler('shapes2')
+        >>> type(sampler).__name__, sampler.n_images
+        ('CocoSampler', 2)
+    """
     from ndsampler.coco_sampler import CocoSampler
     return CocoSampler(load_dataset(data), workdir=workdir, backend=backend)
 
@@ -160,8 +242,18 @@ def format_table(header, rows):
 
 
 def run_command(args):
-    """Run the parsed subcommand; bad input is reported on one line of
-    stderr and gives :data:`EXIT_BAD_INPUT`."""
+    """
+    Run the parsed subcommand; bad input is reported on one line of
+    stderr and gives :data:`EXIT_BAD_INPUT`.
+
+    Example:
+        >>> def fail(args):
+        ...     raise BadInput('no such thing')
+        >>> run_command(argparse.Namespace(command='demo', run=lambda args: EXIT_OK))
+        0
+        >>> run_command(argparse.Namespace(command='demo', run=fail))  # stderr: the message
+        2
+    """
     try:
         return args.run(args)
     except (BadInput, NdsamplerError) as ex:

@@ -80,7 +80,19 @@ class Stitcher:
         self.close()
 
     def close(self):
-        """Release the accumulators (and delete backing files unless kept)."""
+        """
+        Release the accumulators (and delete backing files unless kept).
+
+        Example:
+            >>> import os, tempfile
+            >>> dpath = tempfile.mkdtemp()
+            >>> st = Stitcher((4, 4), backing=dpath)
+            >>> sorted(os.listdir(dpath))
+            ['stitch_sum.float64', 'stitch_weight.float64']
+            >>> st.close()
+            >>> os.listdir(dpath)
+            []
+        """
         acc, self._acc = getattr(self, '_acc', None), None
         if acc is None:
             return

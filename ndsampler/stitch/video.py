@@ -46,7 +46,14 @@ class VideoStitcher:
         self.frames = [None] * shape[0]
 
     def frame(self, t):
-        """The :class:`Stitcher` of frame ``t`` (created when first asked for)."""
+        """
+        The :class:`Stitcher` of frame ``t`` (created when first asked for).
+
+        Example:
+            >>> vs = VideoStitcher((2, 3, 3), fill=0)
+            >>> vs.frames[1] is None, vs.frame(1).shape, vs.frame(1) is vs.frames[1]
+            (True, (3, 3), True)
+        """
         st = self.frames[t]
         if st is None:
             backing = None if self.backing is None else os.path.join(
@@ -145,7 +152,18 @@ class VideoStitcher:
                 for t in range(self.shape[0])]
 
     def close(self):
-        """Close every frame's stitcher."""
+        """
+        Close every frame's stitcher.
+
+        Example:
+            >>> vs = VideoStitcher((2, 3, 3))
+            >>> first = vs.frame(0)
+            >>> vs.close()
+            >>> first.add((slice(0, 3), slice(0, 3)), np.ones((3, 3)))
+            Traceback (most recent call last):
+            ...
+            ndsampler.errors.StitchError: this Stitcher is closed
+        """
         for st in self.frames:
             if st is not None:
                 st.close()

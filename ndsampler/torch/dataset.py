@@ -158,6 +158,16 @@ class SamplerDataset(torch.utils.data.Dataset):
     The dataset pickles with the sampler, which carries no open file: each
     DataLoader worker opens its own handles on first use, whatever the start
     method.
+
+    Example:
+        >>> # xdoctest: +REQUIRES(module:torch)
+        >>> import ndsampler
+        >>> sampler = ndsampler.CocoSampler.demo('shapes8', backend=None)
+        >>> item = SamplerDataset(sampler, targets=[{'aid': 3, 'window_dims': (64, 64)}])[0]
+        >>> item['im'].shape, item['im'].dtype, item['aids'].tolist(), item['boxes'].shape
+        (torch.Size([3, 64, 64]), torch.float32, [3], torch.Size([1, 4]))
+        >>> sorted(item)
+        ['aids', 'boxes', 'class_idxs', 'im', 'segmentations', 'tr']
     """
 
     def __init__(self, sampler, targets=None, *, with_annots=True, transform=None,
@@ -191,6 +201,14 @@ class SamplerDataset(torch.utils.data.Dataset):
         reads every annotation once (about 3 s and 110 MB for 400,000
         polygons); a spawned worker unpickles the sampler without these
         arrays and builds what it reads lazily, as before.
+
+        Example:
+            >>> # xdoctest: +REQUIRES(module:torch)
+            >>> import ndsampler
+            >>> dataset = SamplerDataset(ndsampler.CocoSampler.demo('shapes8', backend=None), prepare=False)
+            >>> dataset.prepare()  # what prepare=True does in the constructor
+            >>> len(dataset), dataset[0]['class_idxs'].tolist()
+            (71, [5])
         """
         index = getattr(self.sampler, '_annot_index', None)
         if index is None or not hasattr(index, 'for_image'):

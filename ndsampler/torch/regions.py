@@ -100,16 +100,44 @@ class RegionSampler(torch.utils.data.Sampler):
 
     @property
     def n_pos(self):
-        """Positives per epoch (over all ranks)."""
+        """
+        Positives per epoch (over all ranks).
+
+        Example:
+            >>> # xdoctest: +REQUIRES(module:torch)
+            >>> import ndsampler
+            >>> sampler = ndsampler.CocoSampler.demo('shapes8', backend=None)
+            >>> RegionSampler(sampler, 10, pos_fraction=0.3).n_pos
+            3
+        """
         return int(round(self.pos_fraction * self.num_samples))
 
     @property
     def n_neg(self):
-        """Negatives per epoch (over all ranks)."""
+        """
+        Negatives per epoch (over all ranks).
+
+        Example:
+            >>> # xdoctest: +REQUIRES(module:torch)
+            >>> import ndsampler
+            >>> sampler = ndsampler.CocoSampler.demo('shapes8', backend=None)
+            >>> RegionSampler(sampler, 10, pos_fraction=0.3).n_neg
+            7
+        """
         return self.num_samples - self.n_pos
 
     def set_epoch(self, epoch):
-        """Draw the targets of ``epoch`` from now on."""
+        """
+        Draw the targets of ``epoch`` from now on.
+
+        Example:
+            >>> # xdoctest: +REQUIRES(module:torch)
+            >>> import ndsampler
+            >>> regions = RegionSampler(ndsampler.CocoSampler.demo('shapes8', backend=None), 4)
+            >>> regions.set_epoch(3)
+            >>> regions.epoch, list(regions) == regions.draw(3)
+            (3, True)
+        """
         self.epoch = int(epoch)
 
     def __len__(self):
@@ -139,6 +167,14 @@ class RegionSampler(torch.utils.data.Sampler):
         The whole draw of ``epoch`` (default: the current one), before
         sharding: ``num_samples`` plain target dicts, in the order they are
         served. Negatives have ``aid == -1``.
+
+        Example:
+            >>> # xdoctest: +REQUIRES(module:torch)
+            >>> import ndsampler
+            >>> sampler = ndsampler.CocoSampler.demo('shapes8', backend=None)
+            >>> draw = RegionSampler(sampler, 10, pos_fraction=0.3, window_dims=(32, 32)).draw(0)
+            >>> len(draw), sum(t['aid'] == -1 for t in draw), draw[0]['window_dims']
+            (10, 7, (32, 32))
         """
         epoch = self.epoch if epoch is None else int(epoch)
         positives = self._draw_positives(self._rng(epoch, 0), self.n_pos)
