@@ -280,6 +280,9 @@ def resolve_space_slice(target, data_dims):
         center = (as_real('cy', target['cy']), as_real('cx', target['cx']))
         window_dims = window_dims_from_target(target)
         return center_extent_to_slice(center, window_dims), window_dims
+    if 'width' in target or 'height' in target:
+        raise InvalidTargetError(
+            'a target with width/height needs a centre (cx, cy) or slices: {!r}'.format(target))
     full = tuple(slice(0, int(d)) for d in data_dims)
     return full, None
 

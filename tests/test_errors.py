@@ -43,6 +43,8 @@ BAD_TARGETS = [
     ('window_dims of the wrong type', dict(GOOD, window_dims=7), errors.InvalidTargetTypeError,
      TypeError, '7'),
     ('scale of zero', dict(GOOD, scale=0), errors.InvalidTargetError, ValueError, 'scale'),
+    ('size without a centre', {'gid': 1, 'width': 10, 'height': 10}, errors.InvalidTargetError,
+     ValueError, 'needs a centre'),
 ]
 
 
