@@ -3,7 +3,8 @@ Run the tests as if an optional dependency were not installed.
 
 ``NDSAMPLER_TEST_BLOCK_GDAL=1`` hides GDAL (``osgeo``),
 ``NDSAMPLER_TEST_BLOCK_TORCH=1`` hides torch, ``NDSAMPLER_TEST_BLOCK_ZARR=1``
-hides zarr and ``NDSAMPLER_TEST_BLOCK_H5PY=1`` hides h5py (and hdf5plugin):
+hides zarr, ``NDSAMPLER_TEST_BLOCK_H5PY=1`` hides h5py (and hdf5plugin) and
+``NDSAMPLER_TEST_BLOCK_DASK=1`` hides dask and distributed:
 :func:`apply` puts ``None`` into
 ``sys.modules`` for the package and its submodules, which is how Python marks
 a module that must not be imported: ``import osgeo`` raises
@@ -23,6 +24,7 @@ HIDEABLE = {
     'NDSAMPLER_TEST_BLOCK_TORCH': ('torch', ['torch.utils', 'torch.utils.data', 'torchvision']),
     'NDSAMPLER_TEST_BLOCK_ZARR': ('zarr', ['zarr.storage', 'zarr.codecs', 'zarr.core']),
     'NDSAMPLER_TEST_BLOCK_H5PY': ('h5py', ['hdf5plugin']),
+    'NDSAMPLER_TEST_BLOCK_DASK': ('distributed', ['dask', 'dask.distributed']),
 }
 
 

@@ -176,3 +176,19 @@ class CachedBackend(Backend):
             from ndsampler._backends.direct import DirectBackend
             direct = self._direct_backend = DirectBackend({}, self.workdir, self.hashid_mode)
         return direct
+
+
+class ChunkedBackend(CachedBackend):
+    """
+    Base of the chunked-array caches (``'zarr'``, ``'hdf5'``): a subclass sets
+    ``DEFAULTS`` (its configuration, with ``'chunksize'``); its chunks are the
+    shared decoded tiles.
+    """
+    DEFAULTS = {'chunksize': 256}
+    shares_tiles = True
+
+    def __init__(self, config, workdir, hashid_mode='PATH'):
+        super().__init__(dict(self.DEFAULTS, **config), workdir, hashid_mode)
+
+    def tile_size(self):
+        return self.config['chunksize']

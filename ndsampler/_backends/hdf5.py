@@ -36,7 +36,7 @@ import weakref
 
 from ndsampler._backends.array_sources import (READ_ERRORS, AxesView, LevelsReader, load_pixels,
                                                pick_levels)
-from ndsampler._backends.cached import CachedBackend
+from ndsampler._backends.cached import ChunkedBackend
 from ndsampler._backends.cog import compute_overviews, overview_shapes
 from ndsampler.errors import (BackendConfigError, BackendUnavailableError, CacheError,
                               SourceReadError)
@@ -203,22 +203,16 @@ class Hdf5Reader(LevelsReader):
             return super()._read_level(k, ya, yb, xa, xb)
 
 
-class Hdf5Backend(CachedBackend):
+class Hdf5Backend(ChunkedBackend):
     """One HDF5 file per source; see the module docstring."""
     type = 'hdf5'
     ext = '.h5'
+    DEFAULTS = DEFAULTS
     OPTIONAL_KEYS = tuple(DEFAULTS) + ('shared_tiles',)
-    shares_tiles = True
-
-    def __init__(self, config, workdir, hashid_mode='PATH'):
-        super().__init__(dict(DEFAULTS, **config), workdir, hashid_mode)
 
     def subdirs(self):
         resolved = dict(self.config, compress=resolve_compress(self.config['compress']))
         return ['hdf5', self.config_hash(resolved)]
-
-    def tile_size(self):
-        return self.config['chunksize']
 
     @staticmethod
     def check_config(config):

@@ -32,7 +32,7 @@ import os
 
 from ndsampler._backends.array_sources import (READ_ERRORS, AxesView, LevelsReader, load_pixels,
                                                pick_levels)
-from ndsampler._backends.cached import CachedBackend
+from ndsampler._backends.cached import ChunkedBackend
 from ndsampler._backends.cog import compute_overviews, overview_shapes
 from ndsampler.errors import BackendConfigError, BackendUnavailableError, CacheError
 
@@ -139,21 +139,15 @@ def write_zarr_pyramid(path, array, config):
                            config={'write_empty_chunks': True})
 
 
-class ZarrBackend(CachedBackend):
+class ZarrBackend(ChunkedBackend):
     """One zarr v3 multiscale group per source; see the module docstring."""
     type = 'zarr'
     ext = '.zarr'
+    DEFAULTS = DEFAULTS
     OPTIONAL_KEYS = tuple(DEFAULTS) + ('shared_tiles',)
-    shares_tiles = True
-
-    def __init__(self, config, workdir, hashid_mode='PATH'):
-        super().__init__(dict(DEFAULTS, **config), workdir, hashid_mode)
 
     def subdirs(self):
         return ['zarr', self.config_hash()]
-
-    def tile_size(self):
-        return self.config['chunksize']
 
     @staticmethod
     def check_config(config):
