@@ -28,6 +28,7 @@ import ubelt as ub
 
 from ndsampler import windows
 from ndsampler._backends import coerce_backend_config, make_backend
+from ndsampler._backends.readers import copy_into
 from ndsampler._handles import HANDLES
 from ndsampler.errors import (BackendConfigError, InvalidTargetError, InvalidTargetTypeError,
                               UnknownChannelError, UnknownIdError)
@@ -98,10 +99,11 @@ def output_dtype(dtype, fill):
     return dtype
 
 
-def allocate(shape, dtype, spec, covered):
+def allocate(shape, dtype, spec, covered, out=None):
     """
-    An output buffer: uninitialised when the data covers it or a ``np.pad``
-    mode fills the rest, else filled with the spec's constant.
+    An output buffer (``out`` if given, else a new one): uninitialised when
+    the data covers it or a ``np.pad`` mode fills the rest, else filled with
+    the spec's constant.
 
     Example:
         >>> from ndsampler.windows import resolve_sample
@@ -111,6 +113,12 @@ def allocate(shape, dtype, spec, covered):
         [[7, 7], [7, 7], [7, 7]]
     """
     fill = spec.fill
+    if out is not None:
+        if out.shape != shape:
+            raise ValueError('the output buffer has shape {}, the window {}'.format(out.shape, shape))
+        if not covered and fill is not None:
+            out[...] = fill
+        return out
     if covered or fill is None:
         return np.empty(shape, dtype)
     if fill == 0:
@@ -315,13 +323,16 @@ class Frames:
         return ImageHandle((first.height, first.width), dtype, nbands, plan.names,
                            tuple(reads), tuple(plan.missing), False)
 
-    def read(self, spec, handles=None):
+    def read(self, spec, handles=None, out=None):
         """
         The pixels of a resolved sample (:class:`ndsampler.windows.SampleSpec`):
         ``(h, w, c)``, or ``(t, h, w, c)`` for a video sample, in one buffer
         that each frame's readers fill in place.  What the window takes from
         outside an image is padded per the spec.  ``handles`` are the frames'
         :meth:`open` handles (``None`` for a frame read through its warp).
+        ``out``, if given, is that buffer: an array of the output's shape, of
+        any strides and dtype (for example a channels-first batch row seen as
+        ``(h, w, c)``); it is returned.
 
         Example:
             >>> import ndsampler
@@ -340,11 +351,15 @@ class Frames:
         if not spec.video:
             handle = handles[0]
             if handle.warped:
-                return self._read_warped(spec, 0)
+                warped = self._read_warped(spec, 0)
+                if out is None:
+                    return warped
+                copy_into(out, warped)
+                return out
             place = spec.placement(*handle.dims)
             covered = place is not None and place[1] == (0, out_h, 0, out_w)
             out = allocate((out_h, out_w, handle.nbands), output_dtype(handle.dtype, spec.fill),
-                           spec, covered)
+                           spec, covered, out)
             fill_frame(out, spec, handle, place)
             return out
         warped = {index: self._read_warped(spec, index) for index, handle in enumerate(handles)
@@ -360,7 +375,7 @@ class Frames:
                   for index, handle in enumerate(handles)]
         covered = all(index in warped or (p is not None and p[1] == (0, out_h, 0, out_w))
                       for index, p in enumerate(places))
-        out = allocate((len(handles), out_h, out_w, nbands.pop()), dtype, spec, covered)
+        out = allocate((len(handles), out_h, out_w, nbands.pop()), dtype, spec, covered, out)
         for index, handle in enumerate(handles):
             if index in warped:
                 out[index] = warped[index]

@@ -503,20 +503,37 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
 
     def _load_window(self, target_):
         """:meth:`_load_slice` and the sample's spec: resolve once, read once."""
-        spec, handles = self._resolve(target_)
-        jagged_meta = None
-        if spec.video and (target_.get('use_native_scale', False) or
-                           not target_.get('finalize', True)):
-            im, jagged_meta = space_time.load_lazy_frames(self.frames, spec, target_)
-        else:
-            im = self.frames.read(spec, handles)
-            dtype = target_.get('dtype', None)
-            if dtype is not None:
-                im = im.astype(dtype, copy=False)
-        self._fill_target(target_, spec)
+        im, spec, handles, jagged_meta = self._read_window(target_)
         if target_.get('as_xarray', False) and jagged_meta is None:
             im = self._as_xarray(im, spec, handles)
         return {'im': im, 'target': target_, 'params': self._params(spec, jagged_meta)}, spec
+
+    def _read_window(self, target_):
+        """
+        The pixels of a checked target, resolved once and read once:
+        ``(im, spec, handles, jagged_meta)``, with the target filled in
+        (:meth:`_fill_target`).  What :meth:`load_sample` and
+        ``ndsampler.torch`` share.
+        """
+        spec, handles = self._resolve(target_)
+        im, jagged_meta = self._read_spec(target_, spec, handles)
+        self._fill_target(target_, spec)
+        return im, spec, handles, jagged_meta
+
+    def _read_spec(self, target_, spec, handles, out=None):
+        """
+        ``(im, jagged_meta)``: the pixels of a resolved target, into ``out``
+        if given (see :meth:`Frames.read`; not with a target's ``dtype`` or
+        native-scale video frames).
+        """
+        if spec.video and (target_.get('use_native_scale', False) or
+                           not target_.get('finalize', True)):
+            return space_time.load_lazy_frames(self.frames, spec, target_)
+        im = self.frames.read(spec, handles, out)
+        dtype = target_.get('dtype', None)
+        if dtype is not None:
+            im = im.astype(dtype, copy=False)
+        return im, None
 
     @staticmethod
     def _fill_target(target_, spec):
@@ -576,10 +593,23 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
         annots = sample['annots'] = sample_annots(
             self._annot_index, spec, with_annots, self._classes, visible_thresh, annot_ids, legacy)
         if legacy:
-            aid = target_.get('aid', None)
-            hits = np.flatnonzero(annots['aids'] == aid) if aid is not None else []
-            target_['annot_idx'] = hits[0] if len(hits) else -1
+            target_['annot_idx'] = annot_position(annots['aids'], target_.get('aid', None))
         return sample
+
+
+def annot_position(aids, aid):
+    """
+    The target's ``annot_idx``: where its ``aid`` is among a sample's
+    annotation ids (the first place), or -1.
+
+    Example:
+        >>> int(annot_position(np.array([4, 9, 9]), 9)), annot_position(np.array([4]), 7)
+        (1, -1)
+    """
+    if aid is None:
+        return -1
+    hits = np.flatnonzero(aids == aid)
+    return hits[0] if len(hits) else -1
 
 
 def _forward_to_regions(name, doc):

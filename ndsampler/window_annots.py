@@ -32,8 +32,8 @@ from kwimage import Boxes, Detections, PointsList, PolygonList
 
 from ndsampler.annot_index import AnnotIndex
 
-__all__ = ['AnnotIndex', 'ANNOT_PARTS', 'parse_with_annots', 'sample_annots',
-           'window_aids', 'frame_detections', 'annots_dict']
+__all__ = ['AnnotIndex', 'ANNOT_PARTS', 'parse_with_annots', 'sample_annots', 'frame_rows',
+           'window_boxes', 'window_xywh', 'window_aids', 'frame_detections', 'annots_dict']
 
 ANNOT_PARTS = ('boxes', 'segmentation', 'keypoints')
 _ALL_PARTS = frozenset(ANNOT_PARTS)
@@ -76,11 +76,8 @@ def window_aids(index, spec, visible_thresh=0.0):
         >>> window_aids(index, resolve_sample({}, (600, 600), (6,)))  # all of image 6
         [50]
     """
-    aids = []
-    for i, gid in enumerate(spec.gids):
-        rows = index.overlapping_rows(gid, spec.frame_map(i)[0], visible_thresh)
-        aids.extend(index.for_image(gid).aids[rows].tolist())
-    return aids
+    return [aid for _, _, img, rows, _ in frame_rows(index, spec, visible_thresh)
+            for aid in img.aids.take(rows).tolist()]
 
 
 def sample_annots(index, spec, parts, classes, visible_thresh=0.0, annot_ids=None, legacy=True):
@@ -116,9 +113,30 @@ def sample_annots(index, spec, parts, classes, visible_thresh=0.0, annot_ids=Non
         parts = _ALL_PARTS
     elif not isinstance(parts, (set, frozenset)):
         parts = parse_with_annots(parts)
+    frame_dets = [_detections(index, img, gid, rows, coeffs, None, parts, classes, i)
+                  for i, gid, img, rows, coeffs in frame_rows(index, spec, visible_thresh, annot_ids)]
+    return annots_dict(frame_dets, legacy)
+
+
+def frame_rows(index, spec, visible_thresh=0.0, annot_ids=None):
+    """
+    Per frame of ``spec``: ``(frame index, gid, the image's packed
+    annotations, rows, coeffs)``, where ``rows`` are the annotations meeting
+    the frame's window (or, given ``annot_ids``, those of them in the
+    frame's image) and ``coeffs`` the first two rows of the map from image
+    to window pixels (see :meth:`SampleSpec.frame_map`).
+
+    Example:
+        >>> import kwcoco
+        >>> from ndsampler.windows import resolve_sample
+        >>> index = AnnotIndex(kwcoco.CocoDataset.demo('shapes8'))
+        >>> spec = resolve_sample({'slices': (slice(300, 420), slice(290, 350))}, (600, 600), (2,))
+        >>> [(i, gid, rows.tolist(), coeffs) for i, gid, _, rows, coeffs in frame_rows(index, spec)]
+        [(0, 2, [1], (1.0, 0.0, -290.0, 0.0, 1.0, -300.0))]
+    """
     if annot_ids is not None:
         annot_ids = list(annot_ids)
-    frame_dets = []
+    out = []
     for i, gid in enumerate(spec.gids):
         img = index.for_image(gid)
         window, coeffs = spec.frame_map(i)
@@ -126,8 +144,58 @@ def sample_annots(index, spec, parts, classes, visible_thresh=0.0, annot_ids=Non
             rows = img.grid.rows(window, visible_thresh)
         else:
             rows = index.rows_of(gid, annot_ids)
-        frame_dets.append(_detections(index, img, gid, rows, coeffs, None, parts, classes, i))
-    return annots_dict(frame_dets, legacy)
+        out.append((i, gid, img, rows, coeffs))
+    return out
+
+
+def window_boxes(index, spec, visible_thresh=0.0):
+    """
+    The boxes meeting a sample's window as plain arrays, without building
+    ``kwimage`` objects: ``(xywh, aids, cids)``, the boxes in window pixels
+    (float64 ``(N, 4)``) and their annotation and category ids, frame after
+    frame; the same values and order as :func:`sample_annots`'s
+    ``rel_boxes``, ``aids`` and ``cids``.
+
+    Example:
+        >>> import kwcoco
+        >>> from ndsampler.windows import resolve_sample
+        >>> index = AnnotIndex(kwcoco.CocoDataset.demo('shapes8'))
+        >>> spec = resolve_sample({'slices': (slice(300, 420), slice(290, 350))}, (600, 600), (2,))
+        >>> xywh, aids, cids = window_boxes(index, spec)
+        >>> xywh.tolist(), aids.tolist(), cids.tolist()
+        ([[7.0, 7.0, 51.0, 109.0]], [3], [7])
+    """
+    frames = frame_rows(index, spec, visible_thresh)
+    parts = [(window_xywh(img, rows, coeffs), img.aids.take(rows), img.cids.take(rows))
+             for _, _, img, rows, coeffs in frames]
+    if len(parts) == 1:
+        return parts[0]
+    if not parts:
+        return np.zeros((0, 4)), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return tuple(np.concatenate(column) for column in zip(*parts))
+
+
+def window_xywh(img, rows, coeffs, m=None):
+    """
+    The boxes at ``rows`` of an image's packed annotations mapped into
+    window pixels by ``coeffs = (a, b, c, d, e, f)`` (the map's first two
+    rows; ``m``, the 3x3 matrix, if at hand): xywh, float64, the bounding
+    box of the mapped corners.
+    """
+    a, b, c, d, e, f = coeffs
+    if b == 0 and d == 0 and a > 0 and e > 0:
+        xywh = img.xywh.take(rows, axis=0)
+        if a != 1 or e != 1:
+            np.multiply(xywh, np.array((a, e, a, e)), out=xywh)
+            np.add(xywh, np.array((c, f, 0.0, 0.0)), out=xywh)
+        else:
+            # (x, y) read as one complex number; (w, h) are stored without
+            # -0.0, so adding zeros to them would change nothing
+            xywh.view(np.complex128)[:, 0] += complex(c, f)
+        return xywh
+    if m is None:
+        m = np.array([[a, b, c], [d, e, f], [0.0, 0.0, 1.0]])
+    return _warped_boxes(img.ltrb.take(rows, axis=0), m)
 
 
 def frame_detections(index, gid, rows, matrix, parts, classes, frame_index=0):
@@ -159,19 +227,7 @@ def _detections(index, img, gid, rows, coeffs, m, parts, classes, frame_index):
     """
     a, b, c, d, e, f = coeffs
     axis_aligned = b == 0 and d == 0 and a > 0 and e > 0
-    if axis_aligned:
-        xywh = img.xywh.take(rows, axis=0)
-        if a != 1 or e != 1:
-            np.multiply(xywh, np.array((a, e, a, e)), out=xywh)
-            np.add(xywh, np.array((c, f, 0.0, 0.0)), out=xywh)
-        else:
-            # (x, y) read as one complex number; (w, h) are stored without
-            # -0.0, so adding zeros to them would change nothing
-            xywh.view(np.complex128)[:, 0] += complex(c, f)
-    else:
-        if m is None:
-            m = np.array([[a, b, c], [d, e, f], [0.0, 0.0, 1.0]])
-        xywh = _warped_boxes(img.ltrb.take(rows, axis=0), m)
+    xywh = window_xywh(img, rows, coeffs, m)
     n = len(rows)
     polys = kpts = None
     if 'segmentation' in parts and not img.polygons.empty:

@@ -138,6 +138,52 @@ def test_item_of_video_target_is_channels_time_height_width(tmp_path):
     assert item['aids'].tolist() == [a for d in dets for a in d.data['aids'].tolist()]
 
 
+def _identity(sample):
+    return sample
+
+
+@pytest.mark.parametrize('with_annots', ['boxes', 'boxes+keypoints', False])
+def test_items_read_as_arrays_equal_items_from_the_sample_dict(shapes8, tmp_path, with_annots):
+    """Without a transform or segmentations an item skips the sample dict's
+    kwimage objects; it must equal the item made from ``load_sample``."""
+    import ndsampler
+    targets = [{'aid': 3, 'window_dims': (96, 128)},
+               {'aid': 5},
+               {'gid': 2, 'cx': 5.5, 'cy': 590.25, 'width': 64, 'height': 40, 'pad': 3},
+               {'gid': 1, 'cx': -1000, 'cy': -1000, 'width': 16, 'height': 16},
+               {'gid': 3, 'cx': 300, 'cy': 300, 'width': 200, 'height': 100, 'scale': 0.5},
+               {'aid': 7, 'legacy_annots': False, 'legacy_target': False},
+               {'gid': 4, 'slices': (slice(-20, 100), slice(550, 640)), 'nodata': 'float'},
+               {'gid': 5, 'cx': 100, 'cy': 100, 'width': 50, 'height': 50, 'dtype': 'float64'}]
+    fast = SamplerDataset(shapes8, targets, with_annots=with_annots)
+    slow = SamplerDataset(shapes8, targets, with_annots=with_annots, transform=_identity)
+    assert fast._arrays_only and not slow._arrays_only
+    for i in range(len(targets)):
+        _assert_same_items(fast[i], slow[i])
+    assert fast[0]['tr'].get('annot_idx', None) == (0 if with_annots else None)
+    video = ndsampler.CocoSampler.demo('vidshapes2', backend='npy', workdir=tmp_path)
+    vidid = video.dset.dataset['videos'][0]['id']
+    gids = list(video.dset.index.vidid_to_gids[vidid])
+    target = {'vidid': vidid, 'gids': gids, 'cx': 100, 'cy': 90, 'width': 64, 'height': 48}
+    fast = SamplerDataset(video, [target], with_annots=with_annots)
+    slow = SamplerDataset(video, [target], with_annots=with_annots, transform=_identity)
+    _assert_same_items(fast[0], slow[0])
+
+
+def test_a_sampler_with_its_own_load_sample_gets_it_called(shapes8):
+    import ndsampler
+    calls = []
+
+    class Counting(ndsampler.CocoSampler):
+        def load_sample(self, *args, **kwargs):
+            calls.append(1)
+            return super().load_sample(*args, **kwargs)
+
+    sampler = Counting(shapes8.dset, backend=None)
+    SamplerDataset(sampler, [{'aid': 3}], with_annots='boxes')[0]
+    assert calls == [1]
+
+
 # -- collate -------------------------------------------------------------------------------------
 
 def test_collate_stacks_images_and_keeps_ragged_annotations_as_lists(shapes8):
@@ -166,7 +212,9 @@ def _assert_same_items(got, want):
     assert list(got.keys()) == list(want.keys())
     for key in want:
         if isinstance(want[key], torch.Tensor):
-            assert got[key].dtype == want[key].dtype and torch.equal(got[key], want[key]), key
+            assert got[key].dtype == want[key].dtype and got[key].shape == want[key].shape, key
+            assert np.array_equal(got[key].numpy(), want[key].numpy(),
+                                  equal_nan=want[key].is_floating_point()), key
         elif key == 'segmentations':
             assert [None if p is None else p.to_geojson() for p in got[key]] == \
                 [None if p is None else p.to_geojson() for p in want[key]]
@@ -234,6 +282,42 @@ def test_getitems_gives_the_items_of_getitem_laid_out_as_collate_packs_them(shap
     # windows of different sizes fall back to one item at a time
     mixed = SamplerDataset(shapes8, WINDOWS).__getitems__([0, 3])
     _assert_same_items(mixed[1], SamplerDataset(shapes8, WINDOWS)[3])
+
+
+@pytest.mark.parametrize('dtype', ['float32', 'uint8', None, 'float64'])
+def test_batch_read_straight_into_its_buffer_equals_the_items_one_by_one(shapes8, dtype):
+    """Windows of one size are read straight into their rows of the batch
+    (channels first, converted); windows that cannot be (NaN padding, a
+    ``dtype`` or ``padkw`` mode in the target) fall back to reading and
+    converting; both give the items of ``ds[i]``."""
+    straight = [{'gid': 2, 'cx': 300, 'cy': 300, 'width': 128, 'height': 96},
+                {'gid': 1, 'cx': 3, 'cy': 590, 'width': 128, 'height': 96},
+                {'gid': 3, 'cx': -1000, 'cy': -1000, 'width': 128, 'height': 96},
+                {'gid': 4, 'cx': 100, 'cy': 100, 'width': 256, 'height': 192, 'scale': 0.5},
+                {'aid': 3, 'window_dims': (96, 128), 'padkw': {'constant_values': 9}}]
+    fallback = [dict(straight[1], nodata='float'), dict(straight[1], dtype='int16'),
+                dict(straight[1], padkw={'mode': 'edge'})]
+    ds = SamplerDataset(shapes8, straight + fallback, dtype=dtype)
+    for keys in [list(range(len(straight))), [0, 5], [0, 6], [1, 7]]:
+        items = ds.__getitems__(keys)
+        for key, item in zip(keys, items):
+            _assert_same_items(item, ds[key])
+        if dtype is not None or max(keys) < len(straight):  # else NaN padding makes float32
+            assert collate(items)['im'].data_ptr() == items[0]['im'].data_ptr()
+    im = ds.__getitems__([1])[0]['im']
+    assert im[:, 96 // 2 + 10:, :].eq(0).all() and im[:, :40, 64 + 3:].ne(0).any()
+
+
+def test_batch_buffers_are_reused_only_once_their_batch_is_gone(shapes8):
+    loader = torch.utils.data.DataLoader(
+        SamplerDataset(shapes8, [dict(t, window_dims=(96, 128)) for t in WINDOWS] * 4),
+        batch_size=4, collate_fn=collate)
+    kept = [b for b in loader]
+    assert len({b['im'].data_ptr() for b in kept}) == 4  # all alive: four buffers
+    copies = [b['im'].clone() for b in kept]
+    ptrs = [b['im'].data_ptr() for b in loader]  # each dropped before the next
+    assert len(set(ptrs)) <= 2
+    assert all(torch.equal(b['im'], c) for b, c in zip(kept, copies))
 
 
 def test_packed_batch_pickles_as_one_buffer_and_comes_back_as_views(shapes8):
@@ -446,6 +530,13 @@ def test_dataloader_batches_repeat_for_a_fixed_seed(shapes8, num_workers, contex
         assert [len(b[1]) for b in batches] == [3, 3, 2]
         epochs.append(batches)
     assert not all(np.array_equal(a[0], b[0]) for a, b in zip(*epochs))
+    # batches held across a whole epoch keep their values: a worker reuses
+    # a batch buffer only once the main process has let go of its batch
+    for epoch in range(2):
+        sampler.set_epoch(epoch)
+        kept = list(loader)
+        for batch, (im, aids, _, _) in zip(kept, epochs[epoch]):
+            assert np.array_equal(batch['im'].numpy(), im) and [a.tolist() for a in batch['aids']] == aids
     if not reference_batches:
         reference_batches['epochs'] = epochs
         direct = [dataset[t] for t in RegionSampler(shapes8, 8, seed=11, window_dims=(16, 16))]

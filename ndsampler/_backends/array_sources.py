@@ -46,7 +46,7 @@ import os
 import numpy as np
 
 from ndsampler._backends.base import Reader
-from ndsampler._backends.readers import coarsest_exact_level, resize
+from ndsampler._backends.readers import coarsest_exact_level, copy_into, resize
 from ndsampler.errors import CacheError, SourceReadError
 
 SEP = '::'
@@ -203,7 +203,7 @@ class LevelsReader(Reader):
 
     def read_into(self, out, ya, yb, xa, xb, bands=None):
         block = self._read_level(0, ya, yb, xa, xb)
-        out[...] = block if bands is None else block[:, :, bands]
+        copy_into(out, block if bands is None else block[:, :, bands])
 
     def read_resized_into(self, out, ya, yb, xa, xb, bands=None):
         factor = min((yb - ya) / out.shape[0], (xb - xa) / out.shape[1])

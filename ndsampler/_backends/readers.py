@@ -10,6 +10,7 @@ Example:
     [[1, 2], [5, 6]]
 """
 import errno
+import threading
 
 import numpy as np
 
@@ -49,6 +50,64 @@ def resize(array, height, width):
     return resized
 
 
+#: Dtypes ``cv2.split`` takes.
+CV2_SPLIT_DTYPES = {np.dtype(t) for t in (np.uint8, np.int8, np.uint16, np.int16, np.int32,
+                                          np.float32, np.float64)}
+
+
+def copy_into(out, block):
+    """
+    Copy an ``(h, w, c)`` block into ``out`` of the same shape, whatever
+    ``out``'s strides and dtype (values cast as numpy assignment casts them).
+    A channel-planar ``out`` (a channels-first buffer seen as ``(h, w, c)``)
+    of a block of 2 to 4 channels is filled by OpenCV, about three times
+    faster than numpy's strided copy: the block is packed into a scratch
+    buffer of this thread (OpenCV splits contiguous pixels fastest, and far
+    slower from some row strides), split into planes (straight into
+    ``out`` when its planes are contiguous and of the block's dtype), and
+    the planes copied over.
+
+    Example:
+        >>> block = np.arange(24, dtype=np.uint8).reshape(2, 4, 3)
+        >>> planes = np.zeros((3, 2, 4), np.float32)  # channels first
+        >>> copy_into(planes.transpose(1, 2, 0), block)
+        >>> planes[1].tolist()
+        [[1.0, 4.0, 7.0, 10.0], [13.0, 16.0, 19.0, 22.0]]
+    """
+    nchan = block.shape[-1]
+    if not (2 <= nchan <= 4 and out.ndim == 3 and out.strides[1] == out.itemsize and
+            out.strides[2] > out.strides[0] and block.dtype in CV2_SPLIT_DTYPES):
+        out[...] = block
+        return
+    import cv2
+    height, width = block.shape[0:2]
+    size = height * width * nchan
+    scratch = _scratch(block.dtype, 2 * size)
+    pixels = scratch[:size].reshape(block.shape)
+    np.copyto(pixels, block)
+    planes = [out[:, :, c] for c in range(nchan)]
+    direct = out.dtype == block.dtype and out.strides[0] == width * out.itemsize
+    targets = planes if direct else list(scratch[size:2 * size].reshape(nchan, height, width))
+    for target, got in zip(targets, cv2.split(pixels, targets)):
+        if got.ctypes.data != target.ctypes.data:  # OpenCV could not write in place
+            target[...] = got
+    if not direct:
+        for plane, target in zip(planes, targets):
+            plane[...] = target
+
+
+def _scratch(dtype, size):
+    """A scratch array of at least ``size`` items of ``dtype``, this thread's own."""
+    buffers = _SCRATCH.__dict__.setdefault('buffers', {})
+    array = buffers.get(dtype, None)
+    if array is None or array.size < size:
+        array = buffers[dtype] = np.empty(size, dtype)
+    return array
+
+
+_SCRATCH = threading.local()
+
+
 def coarsest_exact_level(exact, factor, box):
     """
     The coarsest level ``k`` with ``2**k <= factor`` whose grid the window's
@@ -79,7 +138,7 @@ class ArrayReader(Reader):
 
     def read_into(self, out, ya, yb, xa, xb, bands=None):
         block = self.array[ya:yb, xa:xb]
-        out[...] = block if bands is None else block[:, :, bands]
+        copy_into(out, block if bands is None else block[:, :, bands])
 
     def read_resized_into(self, out, ya, yb, xa, xb, bands=None):
         block = self.array[ya:yb, xa:xb]

@@ -1,5 +1,8 @@
 """Batches of dataset items: one shared buffer per batch, ragged fields as views."""
 import math
+import os
+import sys
+import weakref
 
 import numpy as np
 import torch
@@ -91,6 +94,97 @@ def _new_buffer(nbytes, shared):
     return torch.empty(nbytes, dtype=torch.uint8)
 
 
+class BufferPool(object):
+    """
+    This process's batch buffers, each reused once nothing holds the batch
+    last made in it: a fresh buffer costs a page fault (and, in shared
+    memory, a new segment) per 4 KiB on first write, about as much as
+    filling it, every batch.
+
+    * In the process that uses the batches (no DataLoader workers), a
+      buffer is a numpy array the batch's tensors are made over, free again
+      when only the pool refers to it.
+    * In a DataLoader worker, the buffer is in shared memory and its batch
+      is used in the main process: one byte per buffer in a small shared
+      ``flags`` array says whether it is in use.  The worker sets it when it
+      fills the buffer, and the main process clears it when the last tensor
+      over the buffer's storage goes (:func:`_rebuild_batch`).  A batch that
+      leaves the main process again keeps its buffer out of use for good.
+
+    A forked child starts with an empty pool (the parent may be using its
+    buffers).  At most ``max_buffers`` are kept; beyond them, or when none
+    fits, buffers are allocated as before.
+    """
+
+    def __init__(self, max_buffers=8):
+        self.max_buffers = max_buffers
+        self._pid = None
+
+    def _reset(self):
+        self._pid = os.getpid()
+        self.local, self.shared, self.flags = [], [], None
+
+    def take(self, nbytes, shared):
+        """``(buffer, release)``: a flat ``uint8`` tensor of ``nbytes``, and for
+        a pooled shared buffer ``(flags, slot)`` for the batch to carry."""
+        if self._pid != os.getpid():
+            self._reset()
+        if not shared:
+            return self._take_local(nbytes), None
+        return self._take_shared(nbytes)
+
+    def _take_local(self, nbytes):
+        pool = self.local
+        for i in range(len(pool)):
+            # 2: the pool's reference and getrefcount's argument
+            if sys.getrefcount(pool[i]) == 2 and nbytes <= len(pool[i]) <= 2 * nbytes:
+                return torch.from_numpy(pool[i][:nbytes])
+        array = np.empty(_capacity(nbytes), dtype=np.uint8)
+        self._keep(pool, array, lambda i: sys.getrefcount(pool[i]) == 2)
+        return torch.from_numpy(array[:nbytes])
+
+    def _take_shared(self, nbytes):
+        if self.flags is None:
+            self.flags = torch.zeros(self.max_buffers, dtype=torch.uint8).share_memory_()
+        flags, pool = self.flags.numpy(), self.shared
+        for slot, buffer in enumerate(pool):
+            if flags[slot] == 0 and nbytes <= len(buffer) <= 2 * nbytes:
+                flags[slot] = 1
+                return buffer[:nbytes], (self.flags, slot)
+        buffer = _new_buffer(_capacity(nbytes), True)
+        slot = self._keep(pool, buffer, lambda i: flags[i] == 0)
+        if slot is None:
+            return buffer[:nbytes], None
+        flags[slot] = 1
+        return buffer[:nbytes], (self.flags, slot)
+
+    def _keep(self, pool, buffer, is_free):
+        """Put a new buffer in the pool (in place of a free one that did not
+        fit, when full); its index, or None when every buffer is in use."""
+        if len(pool) < self.max_buffers:
+            pool.append(buffer)
+            return len(pool) - 1
+        for i in range(len(pool)):
+            if is_free(i):
+                pool[i] = buffer
+                return i
+        return None
+
+
+def _capacity(nbytes):
+    """Bytes to allocate for a batch of ``nbytes``: room for batches with a
+    few more annotations, in 64 KiB steps."""
+    return -(-(nbytes + nbytes // 16) // 65536) * 65536
+
+
+def _release(flags, slot):
+    flags[slot] = 0
+
+
+#: The batch buffers of this process.
+POOL = BufferPool()
+
+
 #: Byte alignment of each field's part of a packed buffer.
 _ALIGN = 64
 
@@ -111,9 +205,10 @@ class _Packed(object):
     ``(B, ...)`` tensor, a ragged one a list of per-sample views.
     """
 
-    def __init__(self, buffer, layout):
+    def __init__(self, buffer, layout, release=None):
         self.buffer = buffer
         self.layout = layout
+        self.release = release
         self.views, self._flat = {}, {}
         for key, (start, dtype, shapes, stacked) in layout.items():
             dtype = getattr(torch, dtype)
@@ -122,12 +217,16 @@ class _Packed(object):
             self._flat[key] = flat
             if stacked:
                 self.views[key] = flat.view((len(shapes),) + tuple(shapes[0]))
-                continue
-            offset, field = start // dtype.itemsize, []
-            for shape, numel in zip(shapes, numels):
-                field.append(flat.as_strided(shape, _contiguous_strides(shape), offset))
-                offset += numel
-            self.views[key] = field
+            elif len({shape[1:] for shape in shapes}) == 1 and all(len(s) for s in shapes):
+                # one split along the first dimension makes every view at once
+                rows = flat.view((-1,) + tuple(shapes[0][1:]))
+                self.views[key] = list(rows.split([shape[0] for shape in shapes]))
+            else:
+                offset, field = start // dtype.itemsize, []
+                for shape, numel in zip(shapes, numels):
+                    field.append(flat.as_strided(shape, _contiguous_strides(shape), offset))
+                    offset += numel
+                self.views[key] = field
 
     @classmethod
     def allocate(cls, plan, shared):
@@ -138,7 +237,8 @@ class _Packed(object):
                            bool(stacked))
             nbytes = sum(math.prod(shape) for shape in shapes) * dtype.itemsize
             start += -(-nbytes // _ALIGN) * _ALIGN
-        return cls(_new_buffer(max(start, _ALIGN), shared), layout)
+        buffer, release = POOL.take(max(start, _ALIGN), shared)
+        return cls(buffer, layout, release)
 
     def rows(self, key):
         """The per-sample views of a field (rows of a stacked one)."""
@@ -228,16 +328,28 @@ class _Batch(dict):
         return True
 
     def __reduce__(self):
+        group = getattr(self, '_group', None)
+        if group is not None and group.release is not None and \
+                not isinstance(group.release, tuple):
+            # leaving the process that was to free it: never reuse the buffer
+            group.release.detach()
         if not self._intact():
             return (_Batch, (dict(self),))
-        group = self._group
         plain = {key: value for key, value in self.items() if key not in group.layout}
-        return (_rebuild_batch, (list(self.keys()), plain, group.buffer, group.layout))
+        release = group.release if isinstance(group.release, tuple) else None
+        group.release = None  # sent once
+        return (_rebuild_batch, (list(self.keys()), plain, group.buffer, group.layout, release))
 
 
-def _rebuild_batch(keys, plain, buffer, layout):
-    """A :class:`_Batch` from what :meth:`_Batch.__reduce__` sent."""
-    return _Batch.make(keys, plain, _Packed(buffer, layout))
+def _rebuild_batch(keys, plain, buffer, layout, release=None):
+    """A :class:`_Batch` from what :meth:`_Batch.__reduce__` sent; with
+    ``release = (flags, slot)`` the slot is cleared when the last tensor over
+    the buffer's storage goes (see :class:`BufferPool`)."""
+    group = _Packed(buffer, layout)
+    if release is not None:
+        flags, slot = release
+        group.release = weakref.finalize(buffer.untyped_storage(), _release, flags.numpy(), slot)
+    return _Batch.make(keys, plain, group)
 
 
 # -- the sampler ----------------------------------------------------------------------------

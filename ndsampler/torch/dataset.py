@@ -3,12 +3,16 @@ import functools
 import gc
 import numbers
 import os
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 import torch.utils.data
 
+from ndsampler._backends.readers import copy_into
+from ndsampler.coco_sampler import CocoSampler, annot_position
 from ndsampler.torch.collate import _Item, _Packed
+from ndsampler.window_annots import parse_with_annots, window_boxes
 
 
 # -- plain values -----------------------------------------------------------------------
@@ -104,6 +108,14 @@ def _wants_segmentation(with_annots):
 
 # -- the dataset --------------------------------------------------------------------------
 
+class _Unread(NamedTuple):
+    """A window resolved but not read yet: its checked target, its
+    :class:`~ndsampler.windows.SampleSpec` and its frames' handles."""
+    target: dict
+    spec: Any
+    handles: list
+
+
 class _PositiveTargets(object):
     """The sampler's positives as a lazy sequence of plain target dicts."""
 
@@ -179,6 +191,13 @@ class SamplerDataset(torch.utils.data.Dataset):
         self.dtype = _torch_dtype(dtype)
         self.freeze_gc = bool(freeze_gc)
         self._want_ssegs = _wants_segmentation(with_annots)
+        parse_with_annots(with_annots)  # an unknown part fails here, not in a worker
+        # items read as arrays, skipping the sample dict's kwimage objects,
+        # when nothing needs that dict (a sampler whose load_sample is its own
+        # always gets its own)
+        self._arrays_only = (transform is None and not self._want_ssegs and
+                             isinstance(sampler, CocoSampler) and
+                             type(sampler).load_sample is CocoSampler.load_sample)
         self._cid_to_idx = dict(self.sampler.classes.id_to_idx)
         ids = sorted(cid for cid in self._cid_to_idx if isinstance(cid, numbers.Integral))
         self._cid_keys = np.array(ids, dtype=np.int64)
@@ -230,7 +249,7 @@ class SamplerDataset(torch.utils.data.Dataset):
         return len(self.targets)
 
     def __getitem__(self, key):
-        return self._to_item(self._load(key))
+        return self._to_item(*self._load(key))
 
     def __getitems__(self, keys):
         """
@@ -242,14 +261,18 @@ class SamplerDataset(torch.utils.data.Dataset):
         hands the batch on without copying it again.  In a DataLoader worker
         the buffer is in shared memory.
         """
-        samples = [self._load(key) for key in keys]
-        ims = [_image_array(sample['im']) for sample in samples]
-        fields = [self._annot_fields(sample.get('annots')) for sample in samples]
-        spec = self._batch_image_spec(ims)
+        loaded = [self._load(key, read=False) for key in keys]
+        fields = [f for _, f, _ in loaded]
+        spec = self._unread_batch_spec([im for im, _, _ in loaded])
         if spec is None:
-            return [self._to_item(sample, ims[i], fields[i]) for i, sample in enumerate(samples)]
+            ims = [_image_array(self._read(im)) for im, _, _ in loaded]
+            spec = self._batch_image_spec(ims)
+            if spec is None:
+                return [self._to_item(ims[i], fields[i], tr) for i, (_, _, tr) in enumerate(loaded)]
+        else:
+            ims = None  # read below, straight into the batch
         ragged = [key for key, value in fields[0].items() if isinstance(value, torch.Tensor)]
-        plan = [('im', spec[0], [spec[1]] * len(ims), True)]
+        plan = [('im', spec[0], [spec[1]] * len(loaded), True)]
         plan += [(key, fields[0][key].dtype, [tuple(f[key].shape) for f in fields], False)
                  for key in ragged]
         group = _Packed.allocate(plan, torch.utils.data.get_worker_info() is not None)
@@ -257,17 +280,23 @@ class SamplerDataset(torch.utils.data.Dataset):
         for key in ragged:
             group.fill(key, [f[key] for f in fields])
         items = []
-        for i, sample in enumerate(samples):
-            item = _Item({'im': self._image_tensor(ims[i], rows[i])})
+        for i, (unread, _, tr) in enumerate(loaded):
+            if ims is None:
+                self.sampler._read_spec(unread.target, unread.spec, unread.handles,
+                                        rows[i].numpy().transpose(1, 2, 0))
+                item = _Item({'im': rows[i]})
+            else:
+                item = _Item({'im': self._image_tensor(ims[i], rows[i])})
             for key, value in fields[i].items():
                 item[key] = group.views[key][i] if key in group.views else value
-            tr = sample.get('tr', sample.get('target'))
             item['tr'] = _plain(dict(tr)) if tr is not None else None
             item._group, item._row = group, i
             items.append(item)
         return items
 
-    def _load(self, key):
+    def _load(self, key, read=True):
+        """``(im, annotation fields, resolved target)`` of one item; without
+        ``read``, ``im`` may be an :class:`_Unread` window (see :meth:`_read`)."""
         if isinstance(key, dict):
             target = key
         elif isinstance(key, numbers.Integral) or (
@@ -278,10 +307,61 @@ class SamplerDataset(torch.utils.data.Dataset):
                 type(key).__name__))
         if self._pid != os.getpid():
             self._enter_process()
+        if self._arrays_only:
+            return self._load_arrays(target, read)
         sample = self.sampler.load_sample(target, with_annots=self.with_annots)
         if self.transform is not None:
             sample = self.transform(sample)
-        return sample
+        return (sample['im'], self._annot_fields(sample.get('annots')),
+                sample.get('tr', sample.get('target')))
+
+    def _load_arrays(self, target, read=True):
+        """
+        :meth:`_load` without the ``kwimage`` objects of a sample dict: the
+        same pixels, boxes, ids and resolved target as ``load_sample``
+        gives, read through the same steps (check, resolve and read once,
+        one box query), for the items that need nothing else (no
+        ``transform``, no segmentations).
+        """
+        sampler = self.sampler
+        target_ = sampler._check_target(target)
+        spec, handles = sampler._resolve(target_)
+        sampler._fill_target(target_, spec)
+        im = _Unread(target_, spec, handles)
+        if read:
+            im = self._read(im)
+        if not self.with_annots:
+            return im, self._annot_fields(None), target_
+        xywh, aids, cids = window_boxes(sampler._annot_index, spec)
+        if target_.get('legacy_annots', True):
+            target_['annot_idx'] = annot_position(aids, target_.get('aid', None))
+        return im, self._box_fields(_xywh_to_ltrb32(xywh), aids, cids), target_
+
+    def _read(self, im):
+        """The pixels of an :class:`_Unread` window (anything else as it is)."""
+        if type(im) is _Unread:
+            return self.sampler._read_spec(im.target, im.spec, im.handles)[0]
+        return im
+
+    def _unread_batch_spec(self, unread):
+        """
+        ``(torch dtype, (C, H, W))`` when every window of a batch can be read
+        straight into its row of one buffer (2-D windows of one shape read
+        as they are, with a finite padding constant), else None.
+        """
+        shapes = set()
+        for im in unread:
+            if type(im) is not _Unread or im.spec.video or im.target.get('dtype', None) is not None:
+                return None
+            handle, fill = im.handles[0], im.spec.fill
+            if handle.warped or handle.missing or fill is None or fill != fill:
+                return None
+            shapes.add((handle.nbands,) + im.spec.out_dims + (handle.dtype,))
+        if len(shapes) != 1 or self._np_dtype is None and self.dtype is not None:
+            return None
+        nbands, height, width, dtype = shapes.pop()
+        dtype = self.dtype if self.dtype is not None else _torch_dtype_or_none(dtype)
+        return None if dtype is None else (dtype, (nbands, height, width))
 
     def _batch_image_spec(self, ims):
         """``(torch dtype, (C, ...) shape)`` of the images of a batch when they
@@ -365,17 +445,20 @@ class SamplerDataset(torch.utils.data.Dataset):
                 found = det.data.get('segmentations', None)
                 items = [None] * len(det) if found is None else list(found)
                 ssegs.extend(_as_multi_polygon(s) for s in items)
-        aids = _joined(aids, np.int64)
-        cids = _joined(cids, np.int64)
-        fields = {
-            'boxes': torch.from_numpy(np.concatenate(boxes, axis=0) if len(boxes) != 1 else boxes[0])
-            if boxes else torch.zeros((0, 4), dtype=torch.float32),
-            'class_idxs': torch.from_numpy(self._class_idxs(cids)),
-            'aids': torch.from_numpy(np.asarray(aids, dtype=np.int64)),
-        }
+        boxes = (np.concatenate(boxes, axis=0) if len(boxes) != 1 else boxes[0]) if boxes else \
+            np.zeros((0, 4), dtype=np.float32)
+        fields = self._box_fields(boxes, _joined(aids, np.int64), _joined(cids, np.int64))
         if self._want_ssegs:
             fields['segmentations'] = ssegs
         return fields
+
+    def _box_fields(self, ltrb32, aids, cids):
+        """The item's ``boxes``, ``class_idxs`` and ``aids`` tensors."""
+        return {
+            'boxes': torch.from_numpy(ltrb32),
+            'class_idxs': torch.from_numpy(self._class_idxs(cids)),
+            'aids': torch.from_numpy(np.asarray(aids, dtype=np.int64)),
+        }
 
     def _class_idxs(self, cids):
         """int64 indices into ``sampler.classes`` of category ids (-1: unknown)."""
@@ -389,10 +472,9 @@ class SamplerDataset(torch.utils.data.Dataset):
         lookup = self._cid_to_idx
         return np.array([lookup.get(c, -1) for c in _plain(cids)], dtype=np.int64)
 
-    def _to_item(self, sample, im=None, fields=None):
-        item = {'im': self._image_tensor(sample['im'] if im is None else im)}
-        item.update(self._annot_fields(sample.get('annots')) if fields is None else fields)
-        tr = sample.get('tr', sample.get('target'))
+    def _to_item(self, im, fields, tr):
+        item = {'im': self._image_tensor(im)}
+        item.update(fields)
         item['tr'] = _plain(dict(tr)) if tr is not None else None
         return item
 
@@ -413,48 +495,17 @@ def _image_array(im):
     return np.asarray(im)
 
 
-#: dtypes ``cv2.split`` takes
-_CV2_DTYPES = frozenset(np.dtype(name) for name in
-                        ('uint8', 'int8', 'uint16', 'int16', 'int32', 'float32', 'float64'))
-
-
 def _channels_first_into(out, im):
     """
     Copy ``im`` (``(H, W, C)`` or ``(T, H, W, C)``) into ``out``
-    (``(C, H, W)`` or ``(C, T, H, W)``, contiguous), converting the dtype.
-    An image of 2 to 4 channels is split with OpenCV (which kwimage
-    brings), three times faster than numpy's strided copy; the rest with numpy.
+    (``(C, H, W)`` or ``(C, T, H, W)``, contiguous), converting the dtype,
+    a frame at a time (see :func:`~ndsampler._backends.readers.copy_into`).
     """
-    nchan = im.shape[-1]
-    if im.ndim == 3 and 2 <= nchan <= 4 and im.dtype in _CV2_DTYPES and im.flags.c_contiguous:
-        cv2 = _cv2()
-        if cv2 is not None:
-            if out.dtype == im.dtype:
-                planes = [out[c] for c in range(nchan)]
-                got = cv2.split(im, planes)
-                for plane, res in zip(planes, got):
-                    if res.ctypes.data != plane.ctypes.data:  # OpenCV wrote elsewhere
-                        plane[...] = res
-            else:
-                for c, plane in enumerate(cv2.split(im)):
-                    np.copyto(out[c], plane, casting='unsafe')
-            return
-    np.copyto(out, im.transpose((im.ndim - 1,) + tuple(range(im.ndim - 1))), casting='unsafe')
-
-
-def _cv2():
-    """``cv2`` or None (cached)."""
-    global _CV2
-    if _CV2 is False:
-        try:
-            import cv2
-        except ImportError:  # pragma: no cover - kwimage needs it
-            cv2 = None
-        _CV2 = cv2
-    return _CV2
-
-
-_CV2 = False
+    if im.ndim == 3:
+        copy_into(out.transpose(1, 2, 0), im)
+        return
+    for t in range(im.shape[0]):
+        copy_into(out[:, t].transpose(1, 2, 0), im[t])
 
 
 @functools.lru_cache(maxsize=64)
@@ -469,11 +520,16 @@ def _ltrb32(boxes):
     """float32 ``(N, 4)`` x1y1x2y2 of ``kwimage.Boxes`` (computed as kwimage does)."""
     data = boxes.data
     if boxes.format == 'xywh' and isinstance(data, np.ndarray) and data.ndim == 2:
-        out = np.empty((len(data), 4), dtype=np.float32)
-        out[:, 0:2] = data[:, 0:2]
-        out[:, 2:4] = data[:, 0:2] + data[:, 2:4]
-        return out
+        return _xywh_to_ltrb32(data)
     return np.asarray(boxes.to_ltrb().data, dtype=np.float32).reshape(-1, 4)
+
+
+def _xywh_to_ltrb32(xywh):
+    """float32 ``(N, 4)`` x1y1x2y2 of an ``(N, 4)`` xywh array (x2 = x + w, as kwimage)."""
+    out = np.empty((len(xywh), 4), dtype=np.float32)
+    out[:, 0:2] = xywh[:, 0:2]
+    out[:, 2:4] = xywh[:, 0:2] + xywh[:, 2:4]
+    return out
 
 
 def _as_multi_polygon(sseg):
