@@ -1,4 +1,5 @@
 """Batches of dataset items: one shared buffer per batch, ragged fields as views."""
+import collections
 import math
 import os
 import sys
@@ -108,8 +109,11 @@ class BufferPool(object):
       is used in the main process: one byte per buffer in a small shared
       ``flags`` array says whether it is in use.  The worker sets it when it
       fills the buffer, and the main process clears it when the last tensor
-      over the buffer's storage goes (:func:`_rebuild_batch`).  A batch that
-      leaves the main process again keeps its buffer out of use for good.
+      over the buffer's storage goes (:func:`_rebuild_batch`).  The flags
+      travel with the worker's first batch only; later batches name them
+      by a token.  A batch that leaves the main process again keeps its
+      buffer out of use for good, as does one whose flags the main process
+      never got.
 
     A forked child starts with an empty pool (the parent may be using its
     buffers).  At most ``max_buffers`` are kept; beyond them, or when none
@@ -126,7 +130,8 @@ class BufferPool(object):
 
     def take(self, nbytes, shared):
         """``(buffer, release)``: a flat ``uint8`` tensor of ``nbytes``, and for
-        a pooled shared buffer ``(flags, slot)`` for the batch to carry."""
+        a pooled shared buffer what lets the main process free it (see
+        :meth:`release_args`)."""
         if self._pid != os.getpid():
             self._reset()
         if not shared:
@@ -146,17 +151,28 @@ class BufferPool(object):
     def _take_shared(self, nbytes):
         if self.flags is None:
             self.flags = torch.zeros(self.max_buffers, dtype=torch.uint8).share_memory_()
+            self.token = '{}-{}'.format(os.getpid(), id(self.flags))
+            self.flags_sent = False
         flags, pool = self.flags.numpy(), self.shared
         for slot, buffer in enumerate(pool):
             if flags[slot] == 0 and nbytes <= len(buffer) <= 2 * nbytes:
                 flags[slot] = 1
-                return buffer[:nbytes], (self.flags, slot)
+                return buffer[:nbytes], _Release(self, slot)
         buffer = _new_buffer(_capacity(nbytes), True)
         slot = self._keep(pool, buffer, lambda i: flags[i] == 0)
         if slot is None:
+            self.flags_sent = False  # in case the main process never got them
             return buffer[:nbytes], None
         flags[slot] = 1
-        return buffer[:nbytes], (self.flags, slot)
+        return buffer[:nbytes], _Release(self, slot)
+
+    def release_args(self, slot):
+        """What a batch in buffer ``slot`` carries to the main process:
+        ``(token, slot, flags)``, the flags themselves (one more shared
+        segment to pass) only until they have been sent once."""
+        flags = None if self.flags_sent else self.flags
+        self.flags_sent = True
+        return (self.token, slot, flags)
 
     def _keep(self, pool, buffer, is_free):
         """Put a new buffer in the pool (in place of a free one that did not
@@ -177,8 +193,21 @@ def _capacity(nbytes):
     return -(-(nbytes + nbytes // 16) // 65536) * 65536
 
 
+class _Release(object):
+    """A worker's pooled buffer, by slot, until its batch is sent."""
+
+    def __init__(self, pool, slot):
+        self.pool, self.slot = pool, slot
+
+
 def _release(flags, slot):
     flags[slot] = 0
+
+
+#: The flags of the DataLoader workers this process got batches from, by
+#: token (a few bytes each; the oldest are forgotten first).
+_WORKER_FLAGS = collections.OrderedDict()
+_MAX_WORKER_FLAGS = 256
 
 
 #: The batch buffers of this process.
@@ -329,26 +358,32 @@ class _Batch(dict):
 
     def __reduce__(self):
         group = getattr(self, '_group', None)
-        if group is not None and group.release is not None and \
-                not isinstance(group.release, tuple):
+        if group is not None and isinstance(group.release, weakref.finalize):
             # leaving the process that was to free it: never reuse the buffer
             group.release.detach()
         if not self._intact():
             return (_Batch, (dict(self),))
         plain = {key: value for key, value in self.items() if key not in group.layout}
-        release = group.release if isinstance(group.release, tuple) else None
+        release = group.release
+        release = release.pool.release_args(release.slot) if isinstance(release, _Release) else None
         group.release = None  # sent once
         return (_rebuild_batch, (list(self.keys()), plain, group.buffer, group.layout, release))
 
 
 def _rebuild_batch(keys, plain, buffer, layout, release=None):
     """A :class:`_Batch` from what :meth:`_Batch.__reduce__` sent; with
-    ``release = (flags, slot)`` the slot is cleared when the last tensor over
-    the buffer's storage goes (see :class:`BufferPool`)."""
+    ``release = (token, slot, flags)`` the worker's slot is cleared when the
+    last tensor over the buffer's storage goes (see :class:`BufferPool`)."""
     group = _Packed(buffer, layout)
     if release is not None:
-        flags, slot = release
-        group.release = weakref.finalize(buffer.untyped_storage(), _release, flags.numpy(), slot)
+        token, slot, flags = release
+        if flags is not None:
+            _WORKER_FLAGS[token] = flags.numpy()
+            while len(_WORKER_FLAGS) > _MAX_WORKER_FLAGS:
+                _WORKER_FLAGS.popitem(last=False)
+        flags = _WORKER_FLAGS.get(token, None)
+        if flags is not None:  # else the slot stays taken: the worker allocates anew
+            group.release = weakref.finalize(buffer.untyped_storage(), _release, flags, slot)
     return _Batch.make(keys, plain, group)
 
 
