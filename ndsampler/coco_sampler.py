@@ -503,28 +503,19 @@ class CocoSampler(AbstractSampler, HashIdentifiable, ub.NiceRepr):
 
     def _load_window(self, target_):
         """:meth:`_load_slice` and the sample's spec: resolve once, read once."""
-        im, spec, handles, jagged_meta = self._read_window(target_)
-        if target_.get('as_xarray', False) and jagged_meta is None:
-            im = self._as_xarray(im, spec, handles)
-        return {'im': im, 'target': target_, 'params': self._params(spec, jagged_meta)}, spec
-
-    def _read_window(self, target_):
-        """
-        The pixels of a checked target, resolved once and read once:
-        ``(im, spec, handles, jagged_meta)``, with the target filled in
-        (:meth:`_fill_target`).  What :meth:`load_sample` and
-        ``ndsampler.torch`` share.
-        """
         spec, handles = self._resolve(target_)
         im, jagged_meta = self._read_spec(target_, spec, handles)
         self._fill_target(target_, spec)
-        return im, spec, handles, jagged_meta
+        if target_.get('as_xarray', False) and jagged_meta is None:
+            im = self._as_xarray(im, spec, handles)
+        return {'im': im, 'target': target_, 'params': self._params(spec, jagged_meta)}, spec
 
     def _read_spec(self, target_, spec, handles, out=None):
         """
         ``(im, jagged_meta)``: the pixels of a resolved target, into ``out``
         if given (see :meth:`Frames.read`; not with a target's ``dtype`` or
-        native-scale video frames).
+        native-scale video frames).  :meth:`load_sample` and
+        ``ndsampler.torch`` share it, after :meth:`_resolve`.
         """
         if spec.video and (target_.get('use_native_scale', False) or
                            not target_.get('finalize', True)):
@@ -608,7 +599,12 @@ def annot_position(aids, aid):
     """
     if aid is None:
         return -1
-    hits = np.flatnonzero(aids == aid)
+    if len(aids) <= 64:  # a list scan costs less than numpy's calls here
+        try:
+            return np.intp(aids.tolist().index(aid))
+        except ValueError:
+            return -1
+    hits = (aids == aid).nonzero()[0]
     return hits[0] if len(hits) else -1
 
 

@@ -77,6 +77,8 @@ def as_size(name, value):
         ...
         ndsampler.errors.InvalidTargetError: target['width'] must be positive, got 0.0
     """
+    if type(value) is int and 0 < value <= MAX_WINDOW_SIDE:
+        return value  # the common case, without the checks below
     value = as_real(name, value)
     if value <= 0:
         raise InvalidTargetError(

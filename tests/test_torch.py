@@ -547,6 +547,46 @@ def test_dataloader_batches_repeat_for_a_fixed_seed(shapes8, num_workers, contex
             assert np.array_equal(im, im2) and aids == aids2 and boxes == boxes2 and trs == trs2
 
 
+def _items_as_list(items):
+    return [dict(item) for item in items]
+
+
+@pytest.mark.parametrize('context', ['fork', 'spawn'])
+def test_worker_batches_pass_shared_memory_once_and_are_never_overwritten(shapes8, context,
+                                                                          monkeypatch):
+    """A worker sends each pooled segment once; later batches only name it.
+    Batches held across epochs, and items collated another way, keep their
+    values while the workers go on filling their pools."""
+    collate_module = sys.modules['ndsampler.torch.collate']
+    targets = [dict(t, window_dims=(96, 128)) for t in WINDOWS] * 6
+    dataset = SamplerDataset(shapes8, targets)
+    want = [dataset[i] for i in range(len(targets))]
+    received = []
+    real = collate_module._worker_buffer
+
+    def counting(release):
+        received.append(release[4] is not None)
+        return real(release)
+    monkeypatch.setattr(collate_module, '_worker_buffer', counting)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=3, num_workers=2, collate_fn=collate,
+                                         multiprocessing_context=context, persistent_workers=True)
+    for epoch in range(3):
+        for i, batch in enumerate(loader):  # each batch dropped before the next
+            assert torch.equal(batch['im'], torch.stack([w['im'] for w in want[3 * i:3 * i + 3]]))
+    assert len(received) == 3 * 8 and sum(received) <= 2 * 4, received
+    kept = [list(loader) for _ in range(2)]
+    for batches in kept:
+        for i, batch in enumerate(batches):
+            assert torch.equal(batch['im'], torch.stack([w['im'] for w in want[3 * i:3 * i + 3]]))
+            assert [a.tolist() for a in batch['aids']] == [w['aids'].tolist() for w in want[3 * i:3 * i + 3]]
+    as_lists = torch.utils.data.DataLoader(dataset, batch_size=3, num_workers=1, collate_fn=_items_as_list,
+                                           multiprocessing_context=context)
+    kept = list(as_lists) + list(as_lists)
+    for i, items in enumerate(kept):
+        for got, w in zip(items, want[3 * (i % 8):3 * (i % 8) + 3]):
+            assert torch.equal(got['im'], w['im'])
+
+
 # -- without torch -------------------------------------------------------------------------------
 
 def test_package_imports_without_torch_and_ndsampler_torch_says_how_to_install():

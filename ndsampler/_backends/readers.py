@@ -138,7 +138,12 @@ class ArrayReader(Reader):
 
     def read_into(self, out, ya, yb, xa, xb, bands=None):
         block = self.array[ya:yb, xa:xb]
-        copy_into(out, block if bands is None else block[:, :, bands])
+        if bands is not None:
+            block = block[:, :, bands]
+        if out.strides[2] == out.itemsize:  # pixel-interleaved, as usual
+            out[...] = block
+        else:
+            copy_into(out, block)
 
     def read_resized_into(self, out, ya, yb, xa, xb, bands=None):
         block = self.array[ya:yb, xa:xb]

@@ -1,5 +1,4 @@
 """Batches of dataset items: one shared buffer per batch, ragged fields as views."""
-import collections
 import math
 import os
 import sys
@@ -102,18 +101,23 @@ class BufferPool(object):
     memory, a new segment) per 4 KiB on first write, about as much as
     filling it, every batch.
 
-    * In the process that uses the batches (no DataLoader workers), a
-      buffer is a numpy array the batch's tensors are made over, free again
-      when only the pool refers to it.
-    * In a DataLoader worker, the buffer is in shared memory and its batch
-      is used in the main process: one byte per buffer in a small shared
-      ``flags`` array says whether it is in use.  The worker sets it when it
-      fills the buffer, and the main process clears it when the last tensor
-      over the buffer's storage goes (:func:`_rebuild_batch`).  The flags
-      travel with the worker's first batch only; later batches name them
-      by a token.  A batch that leaves the main process again keeps its
-      buffer out of use for good, as does one whose flags the main process
-      never got.
+    A buffer is a numpy array, and a batch's tensors are made over a slice
+    of it (``torch.from_numpy``), so the array is free again when only the
+    pool refers to it.  In a DataLoader worker the array is in shared
+    memory, and the batch is used in the main process:
+
+    * the worker sends the segment and a small shared ``flags`` array to
+      the main process once (it keeps them, by the worker's token), and
+      then only ``(token, slot, size)`` per batch: no shared memory is
+      passed per batch;
+    * ``flags[slot]`` is set when a batch in the buffer is sent, and the
+      main process clears it when the last tensor over that batch goes
+      (:func:`_rebuild_batch`); the main process also marks in ``flags``
+      what it has received, and the worker sends it again until it has;
+    * a batch that leaves the worker any other way (another collate
+      function, plain pickling) is copied into a new segment by torch, as
+      any tensor not already in shared memory is, so nothing else ever
+      sees a pooled buffer.
 
     A forked child starts with an empty pool (the parent may be using its
     buffers).  At most ``max_buffers`` are kept; beyond them, or when none
@@ -126,65 +130,60 @@ class BufferPool(object):
 
     def _reset(self):
         self._pid = os.getpid()
-        self.local, self.shared, self.flags = [], [], None
+        self.pools = {False: [], True: []}
+        self.segments, self.flags, self.token = {}, None, None
 
     def take(self, nbytes, shared):
-        """``(buffer, release)``: a flat ``uint8`` tensor of ``nbytes``, and for
-        a pooled shared buffer what lets the main process free it (see
-        :meth:`release_args`)."""
+        """``(buffer, slot)``: a flat ``uint8`` tensor of ``nbytes``, and its
+        slot in the shared pool (None for a buffer of this process only)."""
         if self._pid != os.getpid():
             self._reset()
-        if not shared:
-            return self._take_local(nbytes), None
-        return self._take_shared(nbytes)
-
-    def _take_local(self, nbytes):
-        pool = self.local
-        for i in range(len(pool)):
-            # 2: the pool's reference and getrefcount's argument
-            if sys.getrefcount(pool[i]) == 2 and nbytes <= len(pool[i]) <= 2 * nbytes:
-                return torch.from_numpy(pool[i][:nbytes])
-        array = np.empty(_capacity(nbytes), dtype=np.uint8)
-        self._keep(pool, array, lambda i: sys.getrefcount(pool[i]) == 2)
-        return torch.from_numpy(array[:nbytes])
-
-    def _take_shared(self, nbytes):
-        if self.flags is None:
-            self.flags = torch.zeros(self.max_buffers, dtype=torch.uint8).share_memory_()
-            self.token = '{}-{}'.format(os.getpid(), id(self.flags))
-            self.flags_sent = False
-        flags, pool = self.flags.numpy(), self.shared
-        for slot, buffer in enumerate(pool):
-            if flags[slot] == 0 and nbytes <= len(buffer) <= 2 * nbytes:
-                flags[slot] = 1
-                return buffer[:nbytes], _Release(self, slot)
-        buffer = _new_buffer(_capacity(nbytes), True)
-        slot = self._keep(pool, buffer, lambda i: flags[i] == 0)
+        if shared and self.flags is None:
+            self.flags = torch.zeros(2 * self.max_buffers + 1, dtype=torch.uint8).share_memory_()
+            self.token = (os.getpid(), id(self.flags))
+        pool = self.pools[shared]
+        for slot in range(len(pool)):
+            if self._free(pool, slot, shared) and nbytes <= len(pool[slot]) <= 2 * nbytes:
+                return torch.from_numpy(pool[slot][:nbytes]), slot if shared else None
+        capacity = _capacity(nbytes)
+        segment = _new_buffer(capacity, True) if shared else None
+        array = np.empty(capacity, dtype=np.uint8) if segment is None else segment.numpy()
+        slot = self._keep(pool, array, shared)
         if slot is None:
-            self.flags_sent = False  # in case the main process never got them
-            return buffer[:nbytes], None
-        flags[slot] = 1
-        return buffer[:nbytes], _Release(self, slot)
+            return torch.from_numpy(array[:nbytes]), None
+        if not shared:
+            return torch.from_numpy(array[:nbytes]), None
+        self.segments[slot] = segment
+        self.flags.numpy()[self.max_buffers + slot] = 0  # a new segment: to be sent again
+        return torch.from_numpy(array[:nbytes]), slot
 
-    def release_args(self, slot):
-        """What a batch in buffer ``slot`` carries to the main process:
-        ``(token, slot, flags)``, the flags themselves (one more shared
-        segment to pass) only until they have been sent once."""
-        flags = None if self.flags_sent else self.flags
-        self.flags_sent = True
-        return (self.token, slot, flags)
+    def _free(self, pool, slot, shared):
+        # 2: the pool's reference and getrefcount's argument
+        return sys.getrefcount(pool[slot]) == 2 and not (shared and self.flags.numpy()[slot])
 
-    def _keep(self, pool, buffer, is_free):
+    def _keep(self, pool, array, shared):
         """Put a new buffer in the pool (in place of a free one that did not
-        fit, when full); its index, or None when every buffer is in use."""
+        fit, when full); its slot, or None when every buffer is in use."""
         if len(pool) < self.max_buffers:
-            pool.append(buffer)
+            pool.append(array)
             return len(pool) - 1
-        for i in range(len(pool)):
-            if is_free(i):
-                pool[i] = buffer
-                return i
+        for slot in range(len(pool)):
+            if self._free(pool, slot, shared):
+                pool[slot] = array
+                return slot
         return None
+
+    def send(self, slot, nbytes):
+        """
+        What a batch in shared buffer ``slot`` carries to the main process,
+        and the buffer marked in use: ``(token, slot, nbytes, flags,
+        segment)``, where ``flags`` and ``segment`` are None once the main
+        process has them.
+        """
+        flags, count = self.flags.numpy(), self.max_buffers
+        flags[slot] = 1
+        return (self.token, slot, nbytes, None if flags[2 * count] else self.flags,
+                None if flags[count + slot] else self.segments[slot])
 
 
 def _capacity(nbytes):
@@ -193,21 +192,51 @@ def _capacity(nbytes):
     return -(-(nbytes + nbytes // 16) // 65536) * 65536
 
 
-class _Release(object):
-    """A worker's pooled buffer, by slot, until its batch is sent."""
-
-    def __init__(self, pool, slot):
-        self.pool, self.slot = pool, slot
-
-
 def _release(flags, slot):
     flags[slot] = 0
 
 
-#: The flags of the DataLoader workers this process got batches from, by
-#: token (a few bytes each; the oldest are forgotten first).
-_WORKER_FLAGS = collections.OrderedDict()
-_MAX_WORKER_FLAGS = 256
+#: What the main process keeps of each DataLoader worker's pool, by token:
+#: ``{'flags': array, 'segments': {slot: array}}``.
+_WORKER_POOLS = {}
+os.register_at_fork(after_in_child=_WORKER_POOLS.clear)
+
+
+def _worker_buffer(release):
+    """
+    In the main process, the buffer of a batch a worker sent as ``(token,
+    slot, nbytes, flags, segment)`` (see :meth:`BufferPool.send`): a tensor
+    over the worker's segment, whose slot is cleared when its last tensor
+    goes.  What the worker sends once is kept, and acknowledged in
+    ``flags``; the pools of workers that have exited are dropped.
+    """
+    token, slot, nbytes, flags, segment = release
+    pool = _WORKER_POOLS.get(token, None)
+    if pool is None:
+        for key in [key for key in _WORKER_POOLS if not _alive(key[0])]:
+            del _WORKER_POOLS[key]
+        pool = _WORKER_POOLS[token] = {'flags': None, 'segments': {}}
+    if flags is not None:
+        pool['flags'] = flags.numpy()
+    flags = pool['flags']
+    count = (len(flags) - 1) // 2
+    flags[2 * count] = 1
+    if segment is not None:
+        pool['segments'][slot] = segment.numpy()
+        flags[count + slot] = 1
+    view = pool['segments'][slot][:nbytes]
+    weakref.finalize(view, _release, flags, slot)
+    return torch.from_numpy(view)
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        pass
+    return True
 
 
 #: The batch buffers of this process.
@@ -234,10 +263,10 @@ class _Packed(object):
     ``(B, ...)`` tensor, a ragged one a list of per-sample views.
     """
 
-    def __init__(self, buffer, layout, release=None):
+    def __init__(self, buffer, layout, slot=None):
         self.buffer = buffer
         self.layout = layout
-        self.release = release
+        self.slot = slot  # in this worker's pool of shared buffers, until sent
         self.views, self._flat = {}, {}
         for key, (start, dtype, shapes, stacked) in layout.items():
             dtype = getattr(torch, dtype)
@@ -266,8 +295,8 @@ class _Packed(object):
                            bool(stacked))
             nbytes = sum(math.prod(shape) for shape in shapes) * dtype.itemsize
             start += -(-nbytes // _ALIGN) * _ALIGN
-        buffer, release = POOL.take(max(start, _ALIGN), shared)
-        return cls(buffer, layout, release)
+        buffer, slot = POOL.take(max(start, _ALIGN), shared)
+        return cls(buffer, layout, slot)
 
     def rows(self, key):
         """The per-sample views of a field (rows of a stacked one)."""
@@ -357,34 +386,24 @@ class _Batch(dict):
         return True
 
     def __reduce__(self):
-        group = getattr(self, '_group', None)
-        if group is not None and isinstance(group.release, weakref.finalize):
-            # leaving the process that was to free it: never reuse the buffer
-            group.release.detach()
         if not self._intact():
             return (_Batch, (dict(self),))
+        group = self._group
         plain = {key: value for key, value in self.items() if key not in group.layout}
-        release = group.release
-        release = release.pool.release_args(release.slot) if isinstance(release, _Release) else None
-        group.release = None  # sent once
-        return (_rebuild_batch, (list(self.keys()), plain, group.buffer, group.layout, release))
+        if group.slot is not None and POOL.flags is not None:
+            release, buffer = POOL.send(group.slot, group.buffer.numel()), None
+            group.slot = None  # sent once
+        else:
+            release, buffer = None, group.buffer
+        return (_rebuild_batch, (list(self.keys()), plain, buffer, group.layout, release))
 
 
 def _rebuild_batch(keys, plain, buffer, layout, release=None):
-    """A :class:`_Batch` from what :meth:`_Batch.__reduce__` sent; with
-    ``release = (token, slot, flags)`` the worker's slot is cleared when the
-    last tensor over the buffer's storage goes (see :class:`BufferPool`)."""
-    group = _Packed(buffer, layout)
+    """A :class:`_Batch` from what :meth:`_Batch.__reduce__` sent: its buffer,
+    or what names a DataLoader worker's pooled buffer (see :class:`BufferPool`)."""
     if release is not None:
-        token, slot, flags = release
-        if flags is not None:
-            _WORKER_FLAGS[token] = flags.numpy()
-            while len(_WORKER_FLAGS) > _MAX_WORKER_FLAGS:
-                _WORKER_FLAGS.popitem(last=False)
-        flags = _WORKER_FLAGS.get(token, None)
-        if flags is not None:  # else the slot stays taken: the worker allocates anew
-            group.release = weakref.finalize(buffer.untyped_storage(), _release, flags, slot)
-    return _Batch.make(keys, plain, group)
+        buffer = _worker_buffer(release)
+    return _Batch.make(keys, plain, _Packed(buffer, layout))
 
 
 # -- the sampler ----------------------------------------------------------------------------
