@@ -587,6 +587,19 @@ def test_worker_batches_pass_shared_memory_once_and_are_never_overwritten(shapes
             assert torch.equal(got['im'], w['im'])
 
 
+def test_worker_batches_beyond_the_pool_are_sent_as_before(shapes8, monkeypatch):
+    collate_module = sys.modules['ndsampler.torch.collate']
+    monkeypatch.setattr(collate_module.POOL, 'max_buffers', 2)  # the forked workers inherit it
+    targets = [dict(t, window_dims=(96, 128)) for t in WINDOWS] * 6
+    dataset = SamplerDataset(shapes8, targets)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=3, num_workers=2, collate_fn=collate,
+                                         multiprocessing_context='fork')
+    kept = list(loader) + list(loader)
+    for i, batch in enumerate(kept):
+        j = 3 * (i % 8)
+        assert torch.equal(batch['im'], torch.stack([dataset[k]['im'] for k in range(j, j + 3)]))
+
+
 # -- without torch -------------------------------------------------------------------------------
 
 def test_package_imports_without_torch_and_ndsampler_torch_says_how_to_install():

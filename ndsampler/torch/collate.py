@@ -120,8 +120,10 @@ class BufferPool(object):
       sees a pooled buffer.
 
     A forked child starts with an empty pool (the parent may be using its
-    buffers).  At most ``max_buffers`` are kept; beyond them, or when none
-    fits, buffers are allocated as before.
+    buffers).  At most ``max_buffers`` are kept (in practice a worker holds
+    its prefetched batches plus one or two); beyond them, or when none fits,
+    buffers are allocated as before.  The main process keeps a worker's
+    segments until a batch from a newer worker finds it exited.
     """
 
     def __init__(self, max_buffers=8):
@@ -149,9 +151,9 @@ class BufferPool(object):
         segment = _new_buffer(capacity, True) if shared else None
         array = np.empty(capacity, dtype=np.uint8) if segment is None else segment.numpy()
         slot = self._keep(pool, array, shared)
-        if slot is None:
-            return torch.from_numpy(array[:nbytes]), None
-        if not shared:
+        if slot is None and shared:
+            return segment[:nbytes], None  # sent as torch sends shared memory
+        if slot is None or not shared:
             return torch.from_numpy(array[:nbytes]), None
         self.segments[slot] = segment
         self.flags.numpy()[self.max_buffers + slot] = 0  # a new segment: to be sent again
