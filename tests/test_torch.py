@@ -320,6 +320,33 @@ def test_batch_buffers_are_reused_only_once_their_batch_is_gone(shapes8):
     assert all(torch.equal(b['im'], c) for b, c in zip(kept, copies))
 
 
+def test_threads_taking_buffers_at_once_never_share_one(monkeypatch):
+    import threading
+    import time
+    collate_module = sys.modules['ndsampler.torch.collate']
+    pool = collate_module.BufferPool()
+    pool.take(100000, False)  # one free buffer in the pool
+    real = collate_module.BufferPool._free
+
+    def slow_free(self, *args):  # widens the gap between the check and the claim
+        free = real(self, *args)
+        time.sleep(0.05)
+        return free
+    monkeypatch.setattr(collate_module.BufferPool, '_free', slow_free)
+    got = []
+    start = threading.Barrier(2)
+
+    def take():
+        start.wait()
+        got.append(pool.take(100000, False)[0])
+    threads = [threading.Thread(target=take) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert got[0].data_ptr() != got[1].data_ptr()
+
+
 def test_packed_batch_pickles_as_one_buffer_and_comes_back_as_views(shapes8):
     ds = SamplerDataset(shapes8, WINDOWS)
     batch = collate([ds[i] for i in range(len(WINDOWS))])

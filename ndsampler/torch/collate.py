@@ -2,6 +2,7 @@
 import math
 import os
 import sys
+import threading
 import weakref
 
 import numpy as np
@@ -132,6 +133,7 @@ class BufferPool(object):
 
     def _reset(self):
         self._pid = os.getpid()
+        self._lock = threading.Lock()
         self.pools = {False: [], True: []}
         self.segments, self.flags, self.token = {}, None, None
 
@@ -140,6 +142,10 @@ class BufferPool(object):
         slot in the shared pool (None for a buffer of this process only)."""
         if self._pid != os.getpid():
             self._reset()
+        with self._lock:  # threads taking at once must not get one buffer
+            return self._take(nbytes, shared)
+
+    def _take(self, nbytes, shared):
         if shared and self.flags is None:
             self.flags = torch.zeros(2 * self.max_buffers + 1, dtype=torch.uint8).share_memory_()
             self.token = (os.getpid(), id(self.flags))
