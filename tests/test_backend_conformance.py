@@ -120,6 +120,28 @@ def test_overhanging_windows_are_zero_outside_and_exact_inside(shared, sources, 
         assert (im[~inside] == 0).all() and inside.any() and not inside.all()
 
 
+@pytest.mark.parametrize('gid', [RGB, U16, F32, MULTI])
+@pytest.mark.parametrize('dtype', ['float32', None])
+def test_windows_read_straight_into_a_channels_first_batch_equal_the_windows(shared, sources,
+                                                                              gid, dtype):
+    """``ndsampler.torch`` reads a batch's windows straight into their rows,
+    channels first; the rows equal the windows ``load_sample`` gives."""
+    pytest.importorskip('torch')
+    from ndsampler.torch import SamplerDataset, collate
+    h, w = sources.arrays[gid].shape[0:2] if gid in sources.arrays else (300, 400)
+    rng = np.random.default_rng(gid)
+    targets = [{'gid': gid, 'cx': int(cx), 'cy': int(cy), 'width': 64, 'height': 48}
+               for cx, cy in zip(rng.integers(-40, w + 40, 6), rng.integers(-30, h + 30, 6))]
+    targets.append({'gid': gid, 'slices': (slice(-10, 86), slice(w - 100, w + 28)), 'scale': 0.5})
+    batch = collate(SamplerDataset(shared, targets, with_annots=False, dtype=dtype)
+                    .__getitems__(list(range(len(targets)))))
+    assert tuple(batch['im'].shape[2:]) == (48, 64)
+    for row, target in zip(batch['im'].numpy(), targets):
+        want = shared.load_sample(target, with_annots=False)['im'].transpose(2, 0, 1)
+        np.testing.assert_array_equal(row, want.astype(row.dtype))
+        assert row.dtype == (np.float32 if dtype else want.dtype)
+
+
 def test_out_of_bounds_slices_are_zero_padded_and_aligned(shared, sources):
     sample = shared.load_sample({'gid': RGB, 'slices': (slice(-5, 5), slice(395, 405))})
     im = sample['im']
