@@ -614,6 +614,13 @@ def test_worker_batches_pass_shared_memory_once_and_are_never_overwritten(shapes
             assert torch.equal(got['im'], w['im'])
 
 
+def test_a_batch_naming_a_buffer_never_received_is_an_error():
+    collate_module = sys.modules['ndsampler.torch.collate']
+    with pytest.raises(RuntimeError, match='never received'):
+        collate_module._worker_buffer(((os.getpid(), -1), 3, 10, None, None))
+    collate_module._WORKER_POOLS.pop((os.getpid(), -1), None)
+
+
 def test_worker_batches_beyond_the_pool_are_sent_as_before(shapes8, monkeypatch):
     collate_module = sys.modules['ndsampler.torch.collate']
     monkeypatch.setattr(collate_module.POOL, 'max_buffers', 2)  # the forked workers inherit it

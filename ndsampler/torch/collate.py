@@ -227,10 +227,14 @@ def _worker_buffer(release):
     if flags is not None:
         pool['flags'] = flags.numpy()
     flags = pool['flags']
+    if segment is not None:
+        pool['segments'][slot] = segment.numpy()
+    if flags is None or slot not in pool['segments']:
+        raise RuntimeError('DataLoader worker {} sent a batch in a shared buffer this process '
+                           'never received (slot {})'.format(token[0], slot))
     count = (len(flags) - 1) // 2
     flags[2 * count] = 1
     if segment is not None:
-        pool['segments'][slot] = segment.numpy()
         flags[count + slot] = 1
     view = pool['segments'][slot][:nbytes]
     weakref.finalize(view, _release, flags, slot)
