@@ -63,15 +63,15 @@ class HandlePool:
         self._parked.append(self._local)
         self._local = threading.local()
 
-    def get(self, key, opener):
-        """Return the handle for ``key``, opening it with ``opener()`` if needed."""
+    def get(self, key, opener, *args):
+        """Return the handle for ``key``, opening it with ``opener(*args)`` if needed."""
         try:
             items = self._local.items
         except AttributeError:
             items = self._local.items = OrderedDict()
         handle = items.get(key, None)
         if handle is None:
-            handle = opener()
+            handle = opener(*args)
             items[key] = handle
             while len(items) > self.max_open:
                 items.popitem(last=False)

@@ -299,8 +299,8 @@ class Frames:
             >>> handle.dims, handle.nbands, handle.dtype, handle.warped
             ((512, 512), 3, dtype('uint8'), False)
         """
-        return HANDLES.get((self._namespace, image_id, channels, missing_ok),
-                           lambda: self._open(image_id, channels, missing_ok))
+        return HANDLES.get((self._namespace, image_id, channels, missing_ok), self._open,
+                           image_id, channels, missing_ok)
 
     def _open(self, image_id, channels, missing_ok):
         plan = self.band_plan(image_id, channels, missing_ok)
@@ -356,11 +356,11 @@ class Frames:
                     return warped
                 copy_into(out, warped)
                 return out
-            place = spec.placement(*handle.dims)
+            place = windows.placement(spec.box, spec.out_dims, spec.scale, *handle.dims)
             covered = place is not None and place[1] == (0, out_h, 0, out_w)
             out = allocate((out_h, out_w, handle.nbands), output_dtype(handle.dtype, spec.fill),
                            spec, covered, out)
-            fill_frame(out, spec, handle, place)
+            fill_frame(out, spec, handle, place, covered)
             return out
         warped = {index: self._read_warped(spec, index) for index, handle in enumerate(handles)
                   if handle is None or handle.warped or spec.frame_warp(index) is not None}
@@ -514,12 +514,13 @@ def build_cache_job(backend, fpath):
             'built': after is not None and after != before}
 
 
-def fill_frame(out, spec, handle, place):
+def fill_frame(out, spec, handle, place, covered=False):
     """
     Fill one frame's output buffer from its readers: the part of the window
     inside the image goes where :meth:`SampleSpec.placement` puts it
     (resampled when the spec scales), channels the image lacks are NaN, and a
-    non-constant ``padkw`` mode pads from the pixels read.
+    non-constant ``padkw`` mode pads from the pixels read.  ``covered``: the
+    image covers the whole output.
 
     Example:
         >>> import ndsampler
@@ -540,7 +541,7 @@ def fill_frame(out, spec, handle, place):
                           **spec.padkw)
     elif place is not None:
         (ya, yb, xa, xb), (oy0, oy1, ox0, ox1) = place
-        view = out[oy0:oy1, ox0:ox1]
+        view = out if covered else out[oy0:oy1, ox0:ox1]
         nbands = out.shape[2]
         for reader, bands, start, stop in handle.reads:
             dst = view if stop - start == nbands else view[:, :, start:stop]
