@@ -77,3 +77,19 @@ def test_a_scaled_window_of_float16_data_keeps_float16(scratch, backend):
     sampler = npy_sampler(scratch, np.ones((8, 8, 1), np.float16), backend=backend)
     half = sampler.load_sample({'gid': 1, 'slices': (slice(0, 8), slice(0, 8)), 'scale': 0.5})['im']
     assert half.dtype == np.float16 and half.shape == (4, 4, 1) and (half == 1).all()
+
+
+def test_a_plain_centred_target_resolves_as_the_general_path_does():
+    """Plain centred targets take a shorter path; ``pad=0`` sends the same
+    target down the general one, and the specs must be equal."""
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        cx, cy = rng.uniform(-100, 700, 2)
+        kind = rng.integers(0, 3)
+        cx, cy = [(int(cx), int(cy)), (float(cx), float(cy)), (np.float64(cx), np.float64(cy))][kind]
+        target = {'cx': cx, 'cy': cy, 'width': int(rng.integers(1, 300)),
+                  'height': int(rng.integers(1, 300))}
+        fast = windows.resolve_sample(target, (600, 800), (3,), channels='r|g')
+        general = windows.resolve_sample(dict(target, pad=0), (600, 800), (3,), channels='r|g')
+        assert fast == general and type(fast) is type(general)
+        assert fast.space_slice[0].stop - fast.space_slice[0].start == target['height']
