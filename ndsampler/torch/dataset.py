@@ -256,10 +256,11 @@ class SamplerDataset(torch.utils.data.Dataset):
         The items of a batch (what a ``DataLoader`` asks for when this is
         defined): as ``[self[key] for key in keys]``, but laid out in one
         buffer as :func:`collate` lays out a batch: when the windows share a
-        shape, each image is converted straight into its row of the batch,
-        and each ragged field is a view of its place, so that ``collate``
-        hands the batch on without copying it again.  In a DataLoader worker
-        the buffer is in shared memory.
+        shape, each window is read straight into its row of the batch
+        (channels first, converted; else read, then converted into it), and
+        each ragged field is a view of its place, so that ``collate`` hands
+        the batch on without copying it again.  In a DataLoader worker the
+        buffer is in shared memory (see :class:`~ndsampler.torch.collate.BufferPool`).
         """
         loaded = [self._load(key, read=False) for key in keys]
         fields = [f for _, f, _ in loaded]
