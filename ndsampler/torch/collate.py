@@ -147,7 +147,8 @@ class BufferPool(object):
 
     def _take(self, nbytes, shared):
         if shared and self.flags is None:
-            self.flags = torch.zeros(2 * self.max_buffers + 1, dtype=torch.uint8).share_memory_()
+            self.count = self.max_buffers  # slots of the flags, fixed once shared
+            self.flags = torch.zeros(2 * self.count + 1, dtype=torch.uint8).share_memory_()
             self.token = (os.getpid(), id(self.flags))
         pool = self.pools[shared]
         for slot in range(len(pool)):
@@ -162,7 +163,7 @@ class BufferPool(object):
         if slot is None or not shared:
             return torch.from_numpy(array[:nbytes]), None
         self.segments[slot] = segment
-        self.flags.numpy()[self.max_buffers + slot] = 0  # a new segment: to be sent again
+        self.flags.numpy()[self.count + slot] = 0  # a new segment: to be sent again
         return torch.from_numpy(array[:nbytes]), slot
 
     def _free(self, pool, slot, shared):
@@ -172,7 +173,7 @@ class BufferPool(object):
     def _keep(self, pool, array, shared):
         """Put a new buffer in the pool (in place of a free one that did not
         fit, when full); its slot, or None when every buffer is in use."""
-        if len(pool) < self.max_buffers:
+        if len(pool) < (self.count if shared else self.max_buffers):
             pool.append(array)
             return len(pool) - 1
         for slot in range(len(pool)):
@@ -188,7 +189,7 @@ class BufferPool(object):
         segment)``, where ``flags`` and ``segment`` are None once the main
         process has them.
         """
-        flags, count = self.flags.numpy(), self.max_buffers
+        flags, count = self.flags.numpy(), self.count
         flags[slot] = 1
         return (self.token, slot, nbytes, None if flags[2 * count] else self.flags,
                 None if flags[count + slot] else self.segments[slot])
