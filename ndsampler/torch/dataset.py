@@ -32,6 +32,9 @@ def _plain(value):
     kind = type(value)
     if kind in _PLAIN_TYPES:
         return value
+    convert = _SCALARS.get(kind, None)
+    if convert is not None:
+        return convert(value)
     if kind is dict:
         return {key: val if type(val) in _PLAIN_TYPES else _plain(val)
                 for key, val in value.items()}
@@ -59,6 +62,8 @@ def _plain(value):
 
 #: Types :func:`_plain` returns as they are (exactly these: numpy scalars subclass some).
 _PLAIN_TYPES = frozenset([int, float, str, bool, type(None)])
+#: The numpy scalars of resolved targets, and their Python types.
+_SCALARS = {np.float64: float, np.float32: float, np.int64: int, np.int32: int, np.bool_: bool}
 
 
 def _numpy_dtype(dtype):
