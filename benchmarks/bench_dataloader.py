@@ -6,9 +6,12 @@ Measures windows per second of a bare ``sampler.load_sample`` loop (the
 ceiling of one process), of ``SamplerDataset`` + ``collate`` in the main
 process (0 workers), and of 1 and 2 forked workers; each loop is timed over
 whole epochs after a warm-up epoch (persistent workers, so worker start-up
-is not counted), in alternating rounds, best round reported.  ``--collate plain`` replaces the packed collate
-with one that keeps every ragged tensor on its own (one shared-memory
-segment per tensor), to show what the packing saves.
+is not counted), in alternating rounds, best round reported, with the CPU
+time each window cost the main process and the workers (least over the
+rounds: on a shared machine steadier than windows per second).
+``--collate plain`` replaces the packed collate with one that keeps every
+ragged tensor on its own (one shared-memory segment per tensor), to show
+what the packing saves.
 
 Offline; writes only to a temporary directory::
 
@@ -30,6 +33,13 @@ def plain_collate(batch):
     out = {key: [item[key] for item in batch] for key in batch[0]}
     out['im'] = torch.stack(out['im'])
     return out
+
+
+def process_cpu_s(pid):
+    """User + system CPU seconds of a process so far (Linux ``/proc``)."""
+    with open('/proc/{}/stat'.format(pid)) as file:
+        fields = file.read().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
 
 
 def main():
@@ -78,16 +88,25 @@ def main():
         loaders[workers] = torch.utils.data.DataLoader(
             dataset, batch_size=args.batch_size, num_workers=workers, collate_fn=collate_fn, **kw)
 
-    def epoch(loader):
-        t0 = time.perf_counter()
+    cpu = {}  # loop -> least (main, workers) CPU us per window over the rounds
+
+    def epoch(loader, workers):
+        iterator = iter(loader)  # persistent workers: the same processes every epoch
+        pids = [w.pid for w in getattr(iterator, '_workers', [])]
+        before = [process_cpu_s(pid) for pid in pids]
+        t0, c0 = time.perf_counter(), time.process_time()
         n = 0
-        for batch in loader:
+        for batch in iterator:
             n += len(batch['im'])
-        return n / (time.perf_counter() - t0)
+        wall, main_cpu = time.perf_counter() - t0, time.process_time() - c0
+        worker_cpu = sum(process_cpu_s(pid) - b for pid, b in zip(pids, before))
+        mine = (main_cpu / n * 1e6, worker_cpu / n * 1e6)
+        cpu[workers] = min(cpu.get(workers, mine), mine, key=sum)
+        return n / wall
 
     bare()  # warm-up: page cache, per-image indexes, worker start-up
-    for loader in loaders.values():
-        epoch(loader)
+    for workers, loader in loaders.items():
+        epoch(loader, workers)
     # rounds alternate between the loops, so that a slow spell of a shared
     # machine hits them all; each loop's best round is reported
     best = {'bare': 0.0}
@@ -95,17 +114,19 @@ def main():
     for _ in range(args.rounds):
         best['bare'] = max(best['bare'], bare())
         for workers, loader in loaders.items():
-            best[workers] = max(best[workers], epoch(loader))
+            best[workers] = max(best[workers], epoch(loader, workers))
     print('{} windows of 224 px, with_annots={!r}, batch {}, dtype {}, collate {}, {} CPUs, '
           'best of {} rounds'.format(args.samples, with_annots, args.batch_size, args.dtype,
                                      args.collate, os.cpu_count(), args.rounds))
-    print('{:<22} {:>10} {:>10} {:>12}'.format('loop', 'windows/s', 'vs bare', 'vs 0 workers'))
+    print('{:<22} {:>10} {:>10} {:>12} {:>22}'.format(
+        'loop', 'windows/s', 'vs bare', 'vs 0 workers', 'CPU us/window main+wkr'))
     print('{:<22} {:>10.0f} {:>10.2f} {:>12}'.format('bare load_sample', best['bare'], 1.0, ''))
     for workers in loaders:
         zero = best.get(0, None)
-        print('{:<22} {:>10.0f} {:>10.2f} {:>12}'.format(
+        print('{:<22} {:>10.0f} {:>10.2f} {:>12} {:>22}'.format(
             '{} workers'.format(workers), best[workers], best[workers] / best['bare'],
-            '{:.2f}'.format(best[workers] / zero) if zero else ''))
+            '{:.2f}'.format(best[workers] / zero) if zero else '',
+            '{:.0f} + {:.0f}'.format(*cpu[workers])))
     del loaders
 
 
