@@ -16,6 +16,7 @@ Example:
     >>> issubclass(errors.RemoteNotFoundError, (errors.SourceReadError, FileNotFoundError))
     True
 """
+import importlib
 
 
 class NdsamplerError(Exception):
@@ -58,7 +59,27 @@ class BackendConfigError(NdsamplerError, ValueError):
 
 
 class BackendUnavailableError(NdsamplerError, ImportError):
-    """A backend whose optional dependency (GDAL) is not installed."""
+    """A backend whose optional dependency (GDAL, zarr, h5py) is not installed."""
+
+
+def require_module(name, install_hint):
+    """
+    Import an optional dependency, or raise :class:`BackendUnavailableError`
+    with ``install_hint`` (how to install it) and why the import failed.
+
+    Example:
+        >>> require_module('math', 'pip install math').__name__
+        'math'
+        >>> require_module('no_such_module_here', 'pip install it')
+        Traceback (most recent call last):
+        ...
+        ndsampler.errors.BackendUnavailableError: pip install it (import failed: No module named 'no_such_module_here')
+    """
+    try:
+        importlib.import_module(name.partition('.')[0])  # a hidden parent hides its modules
+        return importlib.import_module(name)
+    except ImportError as ex:
+        raise BackendUnavailableError('{} (import failed: {})'.format(install_hint, ex)) from ex
 
 
 class SourceReadError(NdsamplerError, OSError):

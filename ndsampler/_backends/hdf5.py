@@ -39,7 +39,7 @@ from ndsampler._backends.array_sources import (READ_ERRORS, AxesView, LevelsRead
 from ndsampler._backends.cached import ChunkedBackend
 from ndsampler._backends.cog import compute_overviews, overview_shapes
 from ndsampler.errors import (BackendConfigError, BackendUnavailableError, CacheError,
-                              SourceReadError)
+                              SourceReadError, require_module)
 
 H5PY_INSTALL_HINT = ("The 'hdf5' backend needs h5py: pip install h5py (and pip install "
                      "hdf5plugin for zstd compression). Alternatively use backend='npy', "
@@ -62,12 +62,7 @@ def import_h5py():
         >>> import_h5py().__name__
         'h5py'
     """
-    try:
-        import h5py
-    except ImportError as ex:
-        raise BackendUnavailableError(
-            '{} (import failed: {})'.format(H5PY_INSTALL_HINT, ex)) from ex
-    return h5py
+    return require_module('h5py', H5PY_INSTALL_HINT)
 
 
 def resolve_compress(compress):

@@ -34,7 +34,8 @@ from ndsampler._backends.array_sources import (READ_ERRORS, AxesView, LevelsRead
                                                pick_levels)
 from ndsampler._backends.cached import ChunkedBackend
 from ndsampler._backends.cog import compute_overviews, overview_shapes
-from ndsampler.errors import BackendConfigError, BackendUnavailableError, CacheError
+from ndsampler.errors import (BackendConfigError, BackendUnavailableError, CacheError,
+                              require_module)
 
 ZARR_INSTALL_HINT = ("The 'zarr' backend needs the zarr package, version 3 or later: "
                      "pip install 'zarr>=3'. Alternatively use backend='npy', which "
@@ -57,11 +58,7 @@ def import_zarr():
         >>> int(import_zarr().__version__.split('.')[0]) >= 3
         True
     """
-    try:
-        import zarr
-    except ImportError as ex:
-        raise BackendUnavailableError(
-            '{} (import failed: {})'.format(ZARR_INSTALL_HINT, ex)) from ex
+    zarr = require_module('zarr', ZARR_INSTALL_HINT)
     if int(zarr.__version__.split('.')[0]) < 3:
         raise BackendUnavailableError(
             '{} (found zarr {})'.format(ZARR_INSTALL_HINT, zarr.__version__))

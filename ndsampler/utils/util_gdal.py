@@ -28,7 +28,8 @@ from os.path import basename, dirname, exists
 import numpy as np
 import ubelt as ub
 
-from ndsampler.errors import BackendUnavailableError, GDAL_INSTALL_HINT, SourceReadError
+from ndsampler.errors import (BackendUnavailableError, GDAL_INSTALL_HINT, SourceReadError,
+                              require_module)
 
 __all__ = ['have_gdal', 'import_gdal', 'LazyGDalFrameFile', 'batch_convert_to_cog',
            'batch_validate_cog', 'validate_nonzero_data']
@@ -66,12 +67,8 @@ def import_gdal():
         >>> import_gdal().__name__
         'osgeo.gdal'
     """
-    try:
-        from osgeo import gdal
-        import osgeo.gdal_array  # NOQA: numpy support, needed for reads
-    except ImportError as ex:
-        raise BackendUnavailableError(
-            '{} (import failed: {})'.format(GDAL_INSTALL_HINT, ex)) from ex
+    gdal = require_module('osgeo.gdal', GDAL_INSTALL_HINT)
+    require_module('osgeo.gdal_array', GDAL_INSTALL_HINT)  # numpy support, needed for reads
     gdal.UseExceptions()
     return gdal
 
