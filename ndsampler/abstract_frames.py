@@ -342,6 +342,10 @@ class Frames:
             >>> spec = resolve_sample({'slices': (slice(-2, 3), slice(0, 4))}, handle.dims, (1,))
             >>> frames.read(spec, [handle])[:, :, 1].tolist()
             [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [1, 1, 1, 1]]
+            >>> planes = np.zeros((3, 5, 4), np.float32)  # channels first, another dtype
+            >>> _ = frames.read(spec, [handle], out=planes.transpose(1, 2, 0))
+            >>> planes[1].tolist()[3:]
+            [[0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0]]
         """
         if handles is None:
             handles = [None if spec.frame_warp(index) is not None else
