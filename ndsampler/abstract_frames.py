@@ -360,11 +360,13 @@ class Frames:
                     return warped
                 copy_into(out, warped)
                 return out
+            dtype = output_dtype(handle.dtype, spec.fill)
+            if out is not None and spec.scale is not None and out.dtype != dtype:
+                return self._resampled_into(out, spec, handles)
             place = windows.placement(spec.box, spec.out_dims, spec.scale, *handle.dims)
             covered = place is not None and place[1] == (0, out_h, 0, out_w)
-            out = allocate((out_h, out_w, handle.nbands), output_dtype(handle.dtype, spec.fill),
-                           spec, covered, out)
-            fill_frame(out, spec, handle, place, covered)
+            out = allocate((out_h, out_w, handle.nbands), dtype, spec, covered, out)
+            fill_frame(out, spec, handle, place)
             return out
         warped = {index: self._read_warped(spec, index) for index, handle in enumerate(handles)
                   if handle is None or handle.warped or spec.frame_warp(index) is not None}
@@ -375,6 +377,8 @@ class Frames:
             raise InvalidTargetError('frames {} have different channel counts {}; ask for '
                                      'channels by name'.format(list(spec.gids), sorted(nbands)))
         dtype = output_dtype(np.result_type(*dtypes), spec.fill)
+        if out is not None and spec.scale is not None and out.dtype != dtype:
+            return self._resampled_into(out, spec, handles)
         places = [None if index in warped else spec.placement(*handle.dims)
                   for index, handle in enumerate(handles)]
         covered = all(index in warped or (p is not None and p[1] == (0, out_h, 0, out_w))
@@ -385,6 +389,13 @@ class Frames:
                 out[index] = warped[index]
             else:
                 fill_frame(out[index], spec, handle, places[index])
+        return out
+
+    def _resampled_into(self, out, spec, handles):
+        """A scaled window read in its own dtype, then copied into ``out`` of
+        another: readers resample in the dtype of the buffer they fill, and
+        the values must be those :meth:`read` returns (rounded for integers)."""
+        copy_into(out, self.read(spec, handles))
         return out
 
     def load_region(self, image_id, region=None, channels=ub.NoParam,
@@ -518,13 +529,12 @@ def build_cache_job(backend, fpath):
             'built': after is not None and after != before}
 
 
-def fill_frame(out, spec, handle, place, covered=False):
+def fill_frame(out, spec, handle, place):
     """
     Fill one frame's output buffer from its readers: the part of the window
     inside the image goes where :meth:`SampleSpec.placement` puts it
     (resampled when the spec scales), channels the image lacks are NaN, and a
-    non-constant ``padkw`` mode pads from the pixels read.  ``covered``: the
-    image covers the whole output.
+    non-constant ``padkw`` mode pads from the pixels read.
 
     Example:
         >>> import ndsampler
@@ -545,7 +555,8 @@ def fill_frame(out, spec, handle, place, covered=False):
                           **spec.padkw)
     elif place is not None:
         (ya, yb, xa, xb), (oy0, oy1, ox0, ox1) = place
-        view = out if covered else out[oy0:oy1, ox0:ox1]
+        view = out if (oy0, oy1, ox0, ox1) == (0, out.shape[0], 0, out.shape[1]) else \
+            out[oy0:oy1, ox0:ox1]
         nbands = out.shape[2]
         for reader, bands, start, stop in handle.reads:
             dst = view if stop - start == nbands else view[:, :, start:stop]

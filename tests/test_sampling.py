@@ -104,3 +104,22 @@ def test_load_target_annots_returns_the_annotations_load_sample_returns(case):
     expected = sampler.load_sample(target)['annots']['aids'].tolist()
     assert aid in expected
     assert sampler.load_target_annots(target) == expected
+
+
+@pytest.mark.parametrize('video', [False, True])
+def test_reading_into_a_buffer_of_another_dtype_gives_the_values_read_returns(video):
+    """``Frames.read(out=)`` takes any dtype: a scaled window still holds the
+    values ``read`` gives (resampled, and rounded, in the data's dtype)."""
+    import numpy as np
+    import ndsampler
+    from ndsampler.windows import resolve_sample
+    frames = ndsampler.SimpleFrames.demo(backend='npy')
+    handle = frames.open(1, None, video)
+    spec = resolve_sample({'slices': (slice(3, 12), slice(40, 49)), 'scale': 0.37}, handle.dims,
+                          (1, 2) if video else (1,), video=video)
+    want = frames.read(spec)
+    assert want.dtype == np.uint8
+    got = np.full((3,) + want.shape[:-1], -1.0, np.float32)
+    axes = (1, 2, 3, 0) if video else (1, 2, 0)
+    assert frames.read(spec, out=got.transpose(axes)).dtype == np.float32
+    np.testing.assert_array_equal(got.transpose(axes), want.astype(np.float32))

@@ -114,13 +114,6 @@ def load_array_source(fpath):
     return reader.read(0, reader.height, 0, reader.width)
 
 
-def load_pixels(fpath):
-    """The full-resolution ``(H, W, C)`` pixels of any source: an array
-    source here, any other image through :func:`~ndsampler._backends.source.decode_image`."""
-    from ndsampler._backends.source import decode_image
-    return load_array_source(fpath) if is_array_source(fpath) else decode_image(fpath)
-
-
 def unreadable(fpath, why):
     """The error for an array source that exists and cannot be read."""
     return SourceReadError(errno.EIO, 'cannot read array source ({})'.format(why), os.fspath(fpath))

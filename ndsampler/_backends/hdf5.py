@@ -34,10 +34,11 @@ import os
 import threading
 import weakref
 
-from ndsampler._backends.array_sources import (READ_ERRORS, AxesView, LevelsReader, load_pixels,
+from ndsampler._backends.array_sources import (READ_ERRORS, AxesView, LevelsReader,
                                                pick_levels)
 from ndsampler._backends.cached import ChunkedBackend
 from ndsampler._backends.cog import compute_overviews, overview_shapes
+from ndsampler._backends.source import decode_image
 from ndsampler.errors import (BackendConfigError, BackendUnavailableError, CacheError,
                               SourceReadError, require_module)
 
@@ -218,7 +219,7 @@ class Hdf5Backend(ChunkedBackend):
             raise BackendConfigError('hdf5 chunksize={!r} must be a positive integer'.format(chunk))
 
     def build(self, src_fpath, tmp_fpath):
-        write_hdf5_pyramid(tmp_fpath, load_pixels(src_fpath), self.config)
+        write_hdf5_pyramid(tmp_fpath, decode_image(src_fpath), self.config)
 
     def is_valid(self, cache_fpath):
         try:

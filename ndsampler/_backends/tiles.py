@@ -196,17 +196,17 @@ class SharedTileReader(Reader):
         store, size = self.store, self.store.tile
         rows = range(ya // size, (yb - 1) // size + 1)
         cols = range(xa // size, (xb - 1) // size + 1)
-        missing = [(row, col) for row in rows for col in cols if not store.is_ready(row, col)]
+        missing = {(row, col) for row in rows for col in cols if not store.is_ready(row, col)}
         block, by, bx = self._decode(missing) if missing else (None, 0, 0)
         for row in rows:
             y0, y1 = max(ya, row * size), min(yb, (row + 1) * size)
             for col in cols:
                 x0, x1 = max(xa, col * size), min(xb, (col + 1) * size)
-                if store.is_ready(row, col):
+                if (row, col) in missing:  # just decoded (stored too, unless the budget is spent)
+                    src = block[y0 - by:y1 - by, x0 - bx:x1 - bx]
+                else:
                     src = store.tiles[row, col, y0 - row * size:y1 - row * size,
                                       x0 - col * size:x1 - col * size]
-                else:  # not stored (budget spent, disk full): from the decoded block
-                    src = block[y0 - by:y1 - by, x0 - bx:x1 - bx]
                 out[y0 - ya:y1 - ya, x0 - xa:x1 - xa] = src if bands is None else src[:, :, bands]
 
     def _decode(self, missing):

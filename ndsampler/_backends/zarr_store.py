@@ -30,10 +30,11 @@ import errno
 import functools
 import os
 
-from ndsampler._backends.array_sources import (READ_ERRORS, AxesView, LevelsReader, load_pixels,
+from ndsampler._backends.array_sources import (READ_ERRORS, AxesView, LevelsReader,
                                                pick_levels)
 from ndsampler._backends.cached import ChunkedBackend
 from ndsampler._backends.cog import compute_overviews, overview_shapes
+from ndsampler._backends.source import decode_image
 from ndsampler.errors import (BackendConfigError, BackendUnavailableError, CacheError,
                               require_module)
 
@@ -160,7 +161,7 @@ class ZarrBackend(ChunkedBackend):
                 'shard size a multiple of the chunk size'.format(chunk, shard))
 
     def build(self, src_fpath, tmp_fpath):
-        write_zarr_pyramid(tmp_fpath, load_pixels(src_fpath), self.config)
+        write_zarr_pyramid(tmp_fpath, decode_image(src_fpath), self.config)
 
     def is_valid(self, cache_fpath):
         try:

@@ -288,12 +288,8 @@ class SamplerDataset(torch.utils.data.Dataset):
         items = []
         for i, (unread, _, tr) in enumerate(loaded):
             if ims is None:
-                row = rows[i].numpy().transpose(1, 2, 0)
-                if unread.spec.scale is not None and row.dtype != unread.handles[0].dtype:
-                    # resampled in the data's dtype, as load_sample gives it
-                    copy_into(row, self._read(unread))
-                else:
-                    self.sampler._read_spec(unread.target, unread.spec, unread.handles, row)
+                self.sampler._read_spec(unread.target, unread.spec, unread.handles,
+                                        rows[i].numpy().transpose(1, 2, 0))
                 item = _Item({'im': rows[i]})
             else:
                 item = _Item({'im': self._image_tensor(ims[i], rows[i])})
