@@ -87,30 +87,6 @@ def _torch_dtype(dtype):
     return out
 
 
-def _annot_parts(with_annots):
-    """The annotation parts (``'boxes'``, ``'segmentation'``, ``'keypoints'``)
-    that ``with_annots`` (as ``load_sample`` takes it) asks for."""
-    if with_annots is True:
-        return {'boxes', 'segmentation', 'keypoints'}
-    if not with_annots:
-        return set()
-    parts = with_annots.split('+') if isinstance(with_annots, str) else list(with_annots)
-    parts = set(parts)
-    if 'segmentations' in parts:
-        parts.add('segmentation')
-    return parts | {'boxes'}
-
-
-def _wants_segmentation(with_annots):
-    """Whether ``with_annots`` (as ``load_sample`` takes it) includes segmentations."""
-    if with_annots is True:
-        return True
-    if not with_annots:
-        return False
-    parts = with_annots.split('+') if isinstance(with_annots, str) else list(with_annots)
-    return bool({'segmentation', 'segmentations'} & set(parts))
-
-
 # -- the dataset --------------------------------------------------------------------------
 
 class _Unread(NamedTuple):
@@ -195,8 +171,8 @@ class SamplerDataset(torch.utils.data.Dataset):
         self.transform = transform
         self.dtype = _torch_dtype(dtype)
         self.freeze_gc = bool(freeze_gc)
-        self._want_ssegs = _wants_segmentation(with_annots)
-        parse_with_annots(with_annots)  # an unknown part fails here, not in a worker
+        self._annot_parts = parse_with_annots(with_annots)  # an unknown part fails here
+        self._want_ssegs = 'segmentation' in self._annot_parts
         # items read as arrays, skipping the sample dict's kwimage objects,
         # when nothing needs that dict (a sampler whose load_sample is its own
         # always gets its own)
@@ -240,9 +216,8 @@ class SamplerDataset(torch.utils.data.Dataset):
         if getattr(index, '_spans', True) is None:
             index._pack()
         spans = getattr(index, '_spans', None)
-        parts = _annot_parts(self.with_annots)
-        wanted = [name for name in ('polygons', 'keypoints')
-                  if {'polygons': 'segmentation', 'keypoints': 'keypoints'}[name] in parts]
+        wanted = [name for name, part in (('polygons', 'segmentation'), ('keypoints', 'keypoints'))
+                  if part in self._annot_parts]
         if not wanted or not spans:
             return
         for gid in spans:
@@ -351,40 +326,43 @@ class SamplerDataset(torch.utils.data.Dataset):
 
     def _unread_batch_spec(self, unread):
         """
-        ``(torch dtype, (C, H, W))`` when every window of a batch can be read
-        straight into its row of one buffer (2-D windows of one shape read
-        as they are, with a finite padding constant), else None.
+        :meth:`_stack_spec` when every window of a batch can be read straight
+        into its row of one buffer (2-D windows read as they are, with a
+        finite padding constant), else None.
         """
-        shapes = set()
+        shapes, dtypes = [], []
         for im in unread:
             if type(im) is not _Unread or im.spec.video or im.target.get('dtype', None) is not None:
                 return None
             handle, fill = im.handles[0], im.spec.fill
             if handle.warped or handle.missing or fill is None or fill != fill:
                 return None
-            shapes.add((handle.nbands,) + im.spec.out_dims + (handle.dtype,))
-        if len(shapes) != 1 or self._np_dtype is None and self.dtype is not None:
-            return None
-        nbands, height, width, dtype = shapes.pop()
-        dtype = self.dtype if self.dtype is not None else _torch_dtype_or_none(dtype)
-        return None if dtype is None else (dtype, (nbands, height, width))
+            shapes.append(im.spec.out_dims + (handle.nbands,))
+            dtypes.append(handle.dtype)
+        return self._stack_spec(shapes, dtypes)
 
     def _batch_image_spec(self, ims):
-        """``(torch dtype, (C, ...) shape)`` of the images of a batch when they
-        can share one buffer (numpy arrays of one shape), else None."""
+        """:meth:`_stack_spec` of the images of a batch (numpy arrays), else None."""
         if not ims or not all(isinstance(im, np.ndarray) and im.ndim in (3, 4) for im in ims):
             return None
-        shapes = {im.shape for im in ims}
+        return self._stack_spec([im.shape for im in ims], [im.dtype for im in ims])
+
+    def _stack_spec(self, shapes, dtypes):
+        """``(torch dtype, (C, ...) shape)`` of one buffer for windows of
+        ``(..., C)`` shapes and numpy dtypes, when they share a shape and
+        convert to one dtype (``self.dtype``, else their own), else None."""
+        if not shapes or len(set(shapes)) != 1:
+            return None
         if self.dtype is None:
-            if len({im.dtype for im in ims}) != 1:
+            if len(set(dtypes)) != 1:
                 return None
-            dtype = _torch_dtype_or_none(ims[0].dtype)
+            dtype = _torch_dtype_or_none(dtypes[0])
         else:
             dtype = self.dtype if self._np_dtype is not None else None
-        if len(shapes) != 1 or dtype is None:
+        if dtype is None:
             return None
-        shape = next(iter(shapes))
-        return dtype, (shape[-1],) + shape[:-1]
+        shape = shapes[0]
+        return dtype, (shape[-1],) + tuple(shape[:-1])
 
     def _enter_process(self):
         """First item in a new process (a DataLoader worker)."""
