@@ -118,6 +118,20 @@ def _member_files(path):
     return found
 
 
+def path_bytes(path):
+    """
+    Bytes of a cache: a file, or every file of a directory store.
+
+    Example:
+        >>> import tempfile
+        >>> dpath = ub.Path(tempfile.mkdtemp())
+        >>> _ = (dpath / 'a').write_bytes(b'abc'), (dpath / 'b').write_bytes(b'de')
+        >>> path_bytes(dpath), path_bytes(dpath / 'a')
+        (5, 3)
+    """
+    return sum(os.path.getsize(full) for _, full in _member_files(path))
+
+
 def cache_fpath(cache_dpath, src_fpath, key, ext):
     """
     ``<cache_dpath>/<stem>_<path hash>_<key><ext>``: one family of names per

@@ -463,8 +463,9 @@ class Frames:
         Returns:
             List[dict]: per source file, ``source`` (the path, a URL without
             credentials), ``cache`` (the cache file), ``bytes`` (its size) and
-            ``built`` (True when it was written during this call); empty for
-            the ``None`` backend, which has no cache.
+            ``built`` (True when it was missing or stale, so written by this
+            call or a concurrent one); empty for the ``None`` backend, which
+            has no cache.
 
         Example:
             >>> import ndsampler
@@ -504,29 +505,12 @@ def build_cache_job(backend, fpath):
         >>> build_cache_job(frames.backend, frames.id_to_path[1])['cache'].endswith('.npy')
         True
     """
-    from ndsampler._cachefile import STAMP_SUFFIX
+    from ndsampler._cachefile import path_bytes
     from ndsampler.remote import redact
-
-    def stamp_of(path):
-        try:
-            st = os.stat(os.fspath(path) + STAMP_SUFFIX)
-        except (OSError, TypeError):
-            return None
-        return (st.st_ino, st.st_mtime_ns)
-
-    def size_of(path):  # a file, or a directory store (zarr)
-        if not os.path.isdir(path):
-            return os.path.getsize(path)
-        return sum(os.path.getsize(os.path.join(root, name))
-                   for root, _, names in os.walk(path) for name in names)
-
     fpath = os.fspath(fpath)
-    keyed = hasattr(backend, 'cache_fpath_of')
-    before = stamp_of(backend.cache_fpath_of(fpath)[0]) if keyed else None
+    built = backend.is_stale(fpath)
     cache = os.fspath(backend.build_cache(fpath))
-    after = stamp_of(cache)
-    return {'source': redact(fpath), 'cache': cache, 'bytes': size_of(cache),
-            'built': after is not None and after != before}
+    return {'source': redact(fpath), 'cache': cache, 'bytes': path_bytes(cache), 'built': built}
 
 
 def fill_frame(out, spec, handle, place):

@@ -10,6 +10,7 @@ from os.path import join
 
 import ubelt as ub
 
+from ndsampler._cachefile import path_bytes
 from ndsampler.cli import common
 
 
@@ -41,12 +42,6 @@ def dataset_rows(dset):
     return rows
 
 
-def tree_bytes(dpath):
-    """The size of every file under a directory."""
-    return sum(os.path.getsize(join(root, name))
-               for root, _, names in os.walk(dpath) for name in names)
-
-
 def count_caches(dpath, ext):
     """
     ``(count, bytes)`` of the caches under ``dpath``: files, or directories
@@ -66,7 +61,7 @@ def count_caches(dpath, ext):
     for root, dnames, fnames in os.walk(dpath):
         for dname in [dname for dname in dnames if dname.endswith(ext)]:
             dnames.remove(dname)  # a store: count it whole, do not descend
-            count, num_bytes = count + 1, num_bytes + tree_bytes(join(root, dname))
+            count, num_bytes = count + 1, num_bytes + path_bytes(join(root, dname))
         for fname in fnames:
             if fname.endswith(ext):
                 count, num_bytes = count + 1, num_bytes + os.path.getsize(join(root, fname))
