@@ -132,6 +132,18 @@ def path_bytes(path):
     return sum(os.path.getsize(full) for _, full in _member_files(path))
 
 
+def family_glob(dst, key, ext):
+    """
+    Glob of every cache name of the same source as ``dst`` (named
+    ``<stem>_<hash>_<key><ext>``), whatever its key.
+
+    Example:
+        >>> family_glob('/w[1]/img_ab12_k3.npy', 'k3', '.npy')
+        '/w[[]1]/img_ab12_*.npy'
+    """
+    return glob.escape(dst[:-len(key) - len(ext)]) + '*' + glob.escape(ext)
+
+
 def cache_fpath(cache_dpath, src_fpath, key, ext):
     """
     ``<cache_dpath>/<stem>_<path hash>_<key><ext>``: one family of names per

@@ -466,9 +466,8 @@ def local_copy(url, workdir, hashid_mode='PATH'):
     dpath = join(os.fspath(workdir), '_cache', 'remote')
     key = source_key(url, hashid_mode)
     dst = cache_fpath(dpath, url, key, ext)
-    family = dst[:-len(key) - len(ext)] + '*' + ext
     return os.fspath(_cachefile.build_once(dst, lambda tmp: fetch(url, tmp),
-                                           family_glob=family))
+                                           family_glob=_cachefile.family_glob(dst, key, ext)))
 
 
 @contextlib.contextmanager

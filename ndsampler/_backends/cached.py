@@ -96,11 +96,7 @@ class CachedBackend(Backend):
             return 'ok'
         if os.path.exists(dst) or os.path.exists(dst + _cachefile.STAMP_SUFFIX):
             return 'corrupt'
-        return 'stale' if glob.glob(self._family_glob(dst, key)) else 'missing'
-
-    def _family_glob(self, dst, key):
-        """Glob of every cache name of the same source path, any key."""
-        return glob.escape(dst[:-len(key) - len(self.ext)]) + '*' + glob.escape(self.ext)
+        return 'stale' if glob.glob(_cachefile.family_glob(dst, key, self.ext)) else 'missing'
 
     def cache_fpath_of(self, fpath):
         """``(cache path, key)`` the source's cache has now (keyed by its content)."""
@@ -123,7 +119,7 @@ class CachedBackend(Backend):
         if dst is None:
             dst, key = self.cache_fpath_of(fpath)
             _cachefile.build_once(dst, lambda tmp: self._build_any(fpath, tmp), self.is_valid,
-                                  family_glob=self._family_glob(dst, key))
+                                  family_glob=_cachefile.family_glob(dst, key, self.ext))
             self._cache_by_source[fpath] = dst
         return dst
 
