@@ -46,7 +46,7 @@ import os
 import numpy as np
 
 from ndsampler._backends.base import Reader
-from ndsampler._backends.readers import coarsest_exact_level, copy_into, resize
+from ndsampler._backends.readers import coarsest_exact_level, copy_into, resize_into
 from ndsampler.errors import CacheError, SourceReadError
 
 SEP = '::'
@@ -204,9 +204,7 @@ class LevelsReader(Reader):
         block = self._read_level(k, ya >> k, -(-yb >> k), xa >> k, -(-xb >> k))
         if bands is not None:
             block = block[:, :, bands]
-        if out.dtype.kind == 'f' and block.dtype != out.dtype:
-            block = block.astype(out.dtype)  # resample in the output's precision, unrounded
-        out[...] = resize(block, out.shape[0], out.shape[1])
+        resize_into(out, block)
 
     def _read_level(self, k, ya, yb, xa, xb):
         try:

@@ -50,6 +50,22 @@ def resize(array, height, width):
     return resized
 
 
+def resize_into(out, block):
+    """
+    :func:`resize` ``block`` to fill ``out``; a float ``out`` of another dtype
+    gets the block resampled in its precision, unrounded.
+
+    Example:
+        >>> out = np.zeros((1, 1, 1), np.float32)
+        >>> resize_into(out, np.array([[[1], [2]]], np.uint8))
+        >>> out.ravel().tolist()
+        [1.5]
+    """
+    if out.dtype.kind == 'f' and block.dtype != out.dtype:
+        block = block.astype(out.dtype)
+    out[...] = resize(block, out.shape[0], out.shape[1])
+
+
 #: Dtypes ``cv2.split`` takes.
 CV2_SPLIT_DTYPES = {np.dtype(t) for t in (np.uint8, np.int8, np.uint16, np.int16, np.int32,
                                           np.float32, np.float64)}
@@ -149,9 +165,7 @@ class ArrayReader(Reader):
         block = self.array[ya:yb, xa:xb]
         if bands is not None:
             block = block[:, :, bands]
-        if out.dtype.kind == 'f' and block.dtype != out.dtype:
-            block = block.astype(out.dtype)  # resample in the output's precision, unrounded
-        out[...] = resize(block, out.shape[0], out.shape[1])
+        resize_into(out, block)
 
 
 class GdalReader(Reader):
@@ -190,9 +204,7 @@ class GdalReader(Reader):
                                      -(-xb >> level), bands)
         else:
             block = self.read(ya, yb, xa, xb, bands)
-        if out.dtype.kind == 'f' and block.dtype != out.dtype:
-            block = block.astype(out.dtype)  # resample in the output's precision, unrounded
-        out[...] = resize(block, out.shape[0], out.shape[1])
+        resize_into(out, block)
 
     def overview_levels(self):
         """The ``k`` of each overview, by index, that halves ``k`` times (else ``None``)."""
