@@ -43,7 +43,11 @@ class CachedBackend(Backend):
         self.config = config
         self.workdir = os.fspath(workdir)
         self.hashid_mode = hashid_mode
-        self.cache_dpath = join(self.workdir, '_cache', 'frames', *self.subdirs())
+        subdirs = self.subdirs()
+        self.cache_dpath = join(self.workdir, '_cache', 'frames', *subdirs)
+        self.tiles_dpath = join(self.workdir, '_cache', 'tiles', *subdirs)
+        self.tiles_budget = (tiles.budget_of(self.config.get('shared_tiles', True))
+                             if self.shares_tiles else 0)
         self._cache_by_source = {}
         self._warned_unwritable = False
 
@@ -157,14 +161,12 @@ class CachedBackend(Backend):
 
     def _with_shared_tiles(self, reader, fpath, cache_fpath):
         """``reader``, through a shared tile file when this backend shares tiles."""
-        budget = tiles.budget_of(self.config.get('shared_tiles', True)) if self.shares_tiles else 0
-        if not budget:
+        if not self.tiles_budget:
             return reader
         if os.path.dirname(cache_fpath) != self.cache_dpath:  # a source read in place
             cache_fpath = self.cache_fpath_of(fpath)[0]
-        tile_fpath = join(self.workdir, '_cache', 'tiles', *self.subdirs(),
-                          os.path.basename(cache_fpath) + tiles.SUFFIX)
-        return tiles.SharedTileReader(reader, tile_fpath, self.tile_size(), budget)
+        tile_fpath = join(self.tiles_dpath, os.path.basename(cache_fpath) + tiles.SUFFIX)
+        return tiles.SharedTileReader(reader, tile_fpath, self.tile_size(), self.tiles_budget)
 
     def _direct(self):
         direct = self.__dict__.get('_direct_backend', None)
