@@ -21,7 +21,7 @@ Example:
     >>> coerce_backend_config({'type': 'cog', 'config': {'compress': 'DEFLATE'}})['config']['compress']
     'DEFLATE'
     >>> coerce_backend_config({'type': 'zarr', 'config': {'compress': 'zstd'}})
-    {'type': 'zarr', 'config': {'compress': 'zstd'}}
+    {'type': 'zarr', 'config': {'compress': 'zstd', 'chunksize': 256, 'shardsize': 2048}}
     >>> coerce_backend_config('tiledb')
     Traceback (most recent call last):
     ...

@@ -178,15 +178,12 @@ class CachedBackend(Backend):
 
 class ChunkedBackend(CachedBackend):
     """
-    Base of the chunked-array caches (``'zarr'``, ``'hdf5'``): a subclass sets
-    ``DEFAULTS`` (its configuration, with ``'chunksize'``); its chunks are the
-    shared decoded tiles.
+    Base of the chunked-array caches (``'zarr'``, ``'hdf5'``): a subclass's
+    ``DEFAULT_CONFIG`` has a ``'chunksize'``, and its chunks are the shared
+    decoded tiles.
     """
-    DEFAULTS = {'chunksize': 256}
+    OPTIONAL_KEYS = ('shared_tiles',)
     shares_tiles = True
-
-    def __init__(self, config, workdir, hashid_mode='PATH'):
-        super().__init__(dict(self.DEFAULTS, **config), workdir, hashid_mode)
 
     def tile_size(self):
         return self.config['chunksize']

@@ -203,8 +203,7 @@ class Hdf5Backend(ChunkedBackend):
     """One HDF5 file per source; see the module docstring."""
     type = 'hdf5'
     ext = '.h5'
-    DEFAULTS = DEFAULTS
-    OPTIONAL_KEYS = tuple(DEFAULTS) + ('shared_tiles',)
+    DEFAULT_CONFIG = DEFAULTS
 
     def subdirs(self):
         resolved = dict(self.config, compress=resolve_compress(self.config['compress']))
@@ -212,7 +211,6 @@ class Hdf5Backend(ChunkedBackend):
 
     @staticmethod
     def check_config(config):
-        config = dict(DEFAULTS, **config)
         resolve_compress(config['compress'])
         chunk = config['chunksize']
         if not (isinstance(chunk, int) and chunk > 0):

@@ -141,15 +141,13 @@ class ZarrBackend(ChunkedBackend):
     """One zarr v3 multiscale group per source; see the module docstring."""
     type = 'zarr'
     ext = '.zarr'
-    DEFAULTS = DEFAULTS
-    OPTIONAL_KEYS = tuple(DEFAULTS) + ('shared_tiles',)
+    DEFAULT_CONFIG = DEFAULTS
 
     def subdirs(self):
         return ['zarr', self.config_hash()]
 
     @staticmethod
     def check_config(config):
-        config = dict(DEFAULTS, **config)
         if str(config['compress']).lower() not in COMPRESSIONS:
             raise BackendConfigError('unknown zarr compress={!r}; expected one of {}'.format(
                 config['compress'], COMPRESSIONS))
