@@ -41,6 +41,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import uuid
 import zlib
 from os.path import basename, dirname, join, splitext
@@ -81,14 +82,15 @@ def source_key(fpath, hashid_mode='PATH'):
     if hashid_mode not in ('PATH', 'PIXELS'):
         raise BackendConfigError('unknown hashid_mode={!r}'.format(hashid_mode))
     fpath = os.fspath(fpath)
-    real = fpath if os.path.exists(fpath) or '::' not in fpath else fpath.split('::', 1)[0]
-    if not os.path.exists(real):
+    real = fpath if '::' not in fpath or os.path.exists(fpath) else fpath.split('::', 1)[0]
+    try:
+        st = os.stat(real)
+    except FileNotFoundError:
         from ndsampler.errors import SourceReadError
-        raise SourceReadError(errno.ENOENT, 'source image does not exist', fpath)
-    if real == fpath and not os.path.isdir(fpath):  # a plain file: the original keys
+        raise SourceReadError(errno.ENOENT, 'source image does not exist', fpath) from None
+    if real == fpath and not stat.S_ISDIR(st.st_mode):  # a plain file: the original keys
         if hashid_mode == 'PIXELS':
             return ub.hash_file(fpath, hasher='sha1')[:16]
-        st = os.stat(fpath)
         text = '{}|{}|{}|{}|{}'.format(os.path.realpath(fpath), st.st_ino, st.st_size,
                                        st.st_mtime_ns, st.st_ctime_ns)
         return hashlib.sha1(text.encode('utf8')).hexdigest()[:16]
