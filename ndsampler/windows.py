@@ -576,19 +576,41 @@ class SampleSpec(NamedTuple):
         return (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]))
 
 
-def _plain_centre(target):
-    """Whether a target's ``cx``, ``cy`` are finite plain numbers and its
-    ``width``, ``height`` ints in ``1..MAX_WINDOW_SIDE``."""
+def _plain_centre_spec(target, space_dims, gids, channels, data_dims):
+    """
+    The :class:`SampleSpec` of the common 2-D target, a centre and a size in
+    pixels and nothing else (no key that changes the geometry, finite
+    plain-number ``cx``, ``cy`` and int ``width``, ``height`` in range),
+    built without the general path's checks, which its values need not;
+    None for any other target.  The window starts as in
+    :func:`center_extent_to_slice`.
+    """
+    if not _GEOMETRY_KEYS.isdisjoint(target):
+        return None
     try:
         cx, cy, width, height = target['cx'], target['cy'], target['width'], target['height']
     except KeyError:
-        return False
-    return (type(cx) in _PLAIN_REALS and type(cy) in _PLAIN_REALS and _isfinite(cx) and
-            _isfinite(cy) and type(width) is int and type(height) is int and
-            0 < width <= MAX_WINDOW_SIDE and 0 < height <= MAX_WINDOW_SIDE)
+        return None
+    if not (type(cx) in _PLAIN_REALS and type(cy) in _PLAIN_REALS and type(width) is int and
+            type(height) is int and _isfinite(cx) and _isfinite(cy) and
+            0 < width <= MAX_WINDOW_SIDE and 0 < height <= MAX_WINDOW_SIDE and
+            width * height <= MAX_WINDOW_PIXELS):
+        return None
+    y0, x0 = _floor(cy - height / 2.0), _floor(cx - width / 2.0)
+    window_dims = (height, width)
+    space_dims = space_dims if type(space_dims) is tuple else tuple(space_dims)
+    return tuple.__new__(SampleSpec, (
+        gids if type(gids) is tuple else tuple(gids), (y0, y0 + height, x0, x0 + width),
+        window_dims, space_dims, (slice(y0, y0 + height), slice(x0, x0 + width)), window_dims,
+        (0, 0), None, channels, 0, None, None, False, None, None, (),
+        space_dims if data_dims is None else data_dims))
 
 
 _PLAIN_REALS = frozenset([int, float, np.float64])
+#: Target keys that change a window's geometry beyond a centre and a size.
+_GEOMETRY_KEYS = frozenset(['window_dims', 'space_slice', 'slices', 'pad', 'scale', 'padkw',
+                            'nodata'])
+_floor = math.floor
 
 
 def resolve_sample(target, space_dims, gids, channels=None, video=False, vidid=None,
@@ -612,23 +634,10 @@ def resolve_sample(target, space_dims, gids, channels=None, video=False, vidid=N
         >>> spec.box, spec.out_dims, spec.scale, spec.fill
         ((2, 8, 2, 8), (3, 3), (0.5, 0.5), 0)
     """
-    get = target.get
-    if not video and not frame_warps and get('window_dims', None) is None and _plain_centre(target):
-        # the common case, a centre and a size in pixels and nothing else,
-        # without the general path's checks (its values need none)
-        height, width = target['height'], target['width']
-        if get('space_slice', None) is None and get('slices', None) is None and \
-                get('pad', None) is None and get('scale', None) is None and \
-                get('padkw', None) is None and get('nodata', None) is None and \
-                height * width <= MAX_WINDOW_PIXELS:
-            window_dims = (height, width)
-            space_slice = center_extent_to_slice((target['cy'], target['cx']), window_dims)
-            y0, x0 = space_slice[0].start, space_slice[1].start
-            space_dims = space_dims if type(space_dims) is tuple else tuple(space_dims)
-            return tuple.__new__(SampleSpec, (
-                gids if type(gids) is tuple else tuple(gids), (y0, y0 + height, x0, x0 + width),
-                window_dims, space_dims, space_slice, window_dims, (0, 0), None, channels, 0,
-                None, None, False, vidid, time_slice, (), space_dims if data_dims is None else data_dims))
+    if not video and not frame_warps and vidid is None and time_slice is None:
+        spec = _plain_centre_spec(target, space_dims, gids, channels, data_dims)
+        if spec is not None:
+            return spec
     space_slice, window_dims = resolve_space_slice(target, space_dims)
     pad = target.get('pad', None)
     pad = (0, 0) if pad is None else coerce_pad(pad)

@@ -90,6 +90,8 @@ def test_a_plain_centred_target_resolves_as_the_general_path_does():
         target = {'cx': cx, 'cy': cy, 'width': int(rng.integers(1, 300)),
                   'height': int(rng.integers(1, 300))}
         fast = windows.resolve_sample(target, (600, 800), (3,), channels='r|g')
+        assert windows._plain_centre_spec(target, (600, 800), (3,), 'r|g', None) == fast
         general = windows.resolve_sample(dict(target, pad=0), (600, 800), (3,), channels='r|g')
         assert fast == general and type(fast) is type(general)
+        assert windows._plain_centre_spec(dict(target, pad=0), (600, 800), (3,), 'r|g', None) is None
         assert fast.space_slice[0].stop - fast.space_slice[0].start == target['height']
