@@ -9,6 +9,11 @@ whole epochs after a warm-up epoch (persistent workers, so worker start-up
 is not counted), in alternating rounds, best round reported, with the CPU
 time each window cost the main process and the workers (least over the
 rounds: on a shared machine steadier than windows per second).
+It also times the one step no item can skip, copying each window's pixels
+into a channels-first batch row of the dataset's dtype (the cheapest of
+OpenCV's split, numpy and torch, with nothing else), and prints the ceiling
+that puts on 0 workers / bare: an item costs at least its copy, which for
+float32 writes four times the bytes a bare ``load_sample`` copies.
 ``--collate plain`` replaces the packed collate with one that keeps every
 ragged tensor on its own (one shared-memory segment per tensor), to show
 what the packing saves.
@@ -33,6 +38,45 @@ def plain_collate(batch):
     out = {key: [item[key] for item in batch] for key in batch[0]}
     out['im'] = torch.stack(out['im'])
     return out
+
+
+def pixel_copies(sampler, targets, dtype):
+    """Per target, ``(row, block)``: the part of its window inside the image
+    (a view of the cache's memmap) and the matching part of a channels-first
+    row of a 16-row batch buffer of ``dtype``."""
+    import numpy as np
+    batch = np.zeros((16, 3, 224, 224), dtype)
+    pairs = []
+    for k, target in enumerate(targets):
+        target_ = sampler._infer_target_attributes(target)
+        ys, xs = target_['space_slice']
+        array = sampler.frames.open(target_['gid']).reads[0][0].array
+        block = array[max(ys.start, 0):ys.stop, max(xs.start, 0):xs.stop]
+        pairs.append((batch[k % 16][:, :block.shape[0], :block.shape[1]], block))
+    return pairs
+
+
+def copy_loops(pairs):
+    """Loops copying every ``block`` into its channels-first ``row``, one per way."""
+    import warnings
+    import torch
+    from ndsampler._backends.readers import copy_into
+
+    def opencv():
+        for row, block in pairs:
+            copy_into(row.transpose(1, 2, 0), block)
+
+    def numpy_():
+        for row, block in pairs:
+            row.transpose(1, 2, 0)[...] = block
+
+    def torch_():
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')  # torch.from_numpy of a read-only memmap view
+            for row, block in pairs:
+                torch.from_numpy(row).copy_(torch.from_numpy(block).permute(2, 0, 1))
+
+    return {'OpenCV': opencv, 'numpy': numpy_, 'torch': torch_}
 
 
 def process_cpu_s(pid):
@@ -82,6 +126,15 @@ def main():
             sampler.load_sample(target, with_annots=with_annots)
         return len(targets) / (time.perf_counter() - t0)
 
+    # the images are uint8; dtype=None keeps it
+    row_dtype = np.dtype(np.uint8) if dataset._np_dtype is None else dataset._np_dtype
+    copies = copy_loops(pixel_copies(sampler, targets, row_dtype))
+
+    def timed(loop):
+        t0 = time.perf_counter()
+        loop()
+        return len(targets) / (time.perf_counter() - t0)
+
     loaders = {}
     for workers in [int(w) for w in args.workers.split(',')]:
         kw = dict(multiprocessing_context='fork', persistent_workers=True) if workers else {}
@@ -111,8 +164,11 @@ def main():
     # machine hits them all; each loop's best round is reported
     best = {'bare': 0.0}
     best.update({workers: 0.0 for workers in loaders})
+    best.update({way: 0.0 for way in copies})
     for _ in range(args.rounds):
         best['bare'] = max(best['bare'], bare())
+        for way, loop in copies.items():
+            best[way] = max(best[way], timed(loop))
         for workers, loader in loaders.items():
             best[workers] = max(best[workers], epoch(loader, workers))
     print('{} windows of 224 px, with_annots={!r}, batch {}, dtype {}, collate {}, {} CPUs, '
@@ -127,6 +183,11 @@ def main():
             '{} workers'.format(workers), best[workers], best[workers] / best['bare'],
             '{:.2f}'.format(best[workers] / zero) if zero else '',
             '{:.0f} + {:.0f}'.format(*cpu[workers])))
+    way = max(copies, key=best.get)
+    print('pixels alone into (C, H, W) rows of {}: {:.0f} windows/s ({}); ceiling of '
+          '0 workers / bare: {:.2f}'.format(
+              row_dtype.name, best[way],
+              ', '.join('{} {:.0f}'.format(w, best[w]) for w in copies), best[way] / best['bare']))
     del loaders
 
 

@@ -99,25 +99,35 @@ def output_dtype(dtype, fill):
     return dtype
 
 
-def allocate(shape, dtype, spec, covered, out=None):
+def allocate(shape, dtype, spec, dst, out=None):
     """
-    An output buffer (``out`` if given, else a new one): uninitialised when
-    the data covers it or a ``np.pad`` mode fills the rest, else filled with
-    the spec's constant.
+    An output buffer (``out`` if given, else a new one) whose part outside
+    ``dst``, the ``(y0, y1, x0, x1)`` the data fills (``None``: none; for a
+    video, every frame's), holds the spec's constant; uninitialised where
+    the data goes or a ``np.pad`` mode fills the rest.
 
     Example:
         >>> from ndsampler.windows import resolve_sample
         >>> spec = resolve_sample({'slices': (slice(-1, 2), slice(0, 2)),
         ...                        'padkw': {'constant_values': 7}}, (10, 10), (1,))
-        >>> allocate((3, 2, 1), np.uint8, spec, covered=False)[:, :, 0].tolist()
+        >>> allocate((3, 2, 1), np.uint8, spec, dst=None)[:, :, 0].tolist()
         [[7, 7], [7, 7], [7, 7]]
+        >>> given = np.ones((3, 2, 1), np.uint8)
+        >>> allocate((3, 2, 1), np.uint8, spec, (1, 3, 0, 2), given)[:, :, 0].tolist()
+        [[7, 7], [1, 1], [1, 1]]
     """
     fill = spec.fill
+    covered = dst is not None and dst == (0, shape[-3], 0, shape[-2])
     if out is not None:
         if out.shape != shape:
             raise ValueError('the output buffer has shape {}, the window {}'.format(out.shape, shape))
-        if not covered and fill is not None:
+        if covered or fill is None:
+            return out
+        if dst is None:
             out[...] = fill
+        else:  # only around the data: a batch row is written once
+            for y0, y1, x0, x1 in windows.margins(dst, shape[-3], shape[-2]):
+                out[..., y0:y1, x0:x1, :] = fill
         return out
     if covered or fill is None:
         return np.empty(shape, dtype)
@@ -364,8 +374,8 @@ class Frames:
             if out is not None and spec.scale is not None and out.dtype != dtype:
                 return self._resampled_into(out, spec, handles)
             place = windows.placement(spec.box, spec.out_dims, spec.scale, *handle.dims)
-            covered = place is not None and place[1] == (0, out_h, 0, out_w)
-            out = allocate((out_h, out_w, handle.nbands), dtype, spec, covered, out)
+            out = allocate((out_h, out_w, handle.nbands), dtype, spec,
+                           None if place is None else place[1], out)
             fill_frame(out, spec, handle, place)
             return out
         warped = {index: self._read_warped(spec, index) for index, handle in enumerate(handles)
@@ -381,9 +391,10 @@ class Frames:
             return self._resampled_into(out, spec, handles)
         places = [None if index in warped else spec.placement(*handle.dims)
                   for index, handle in enumerate(handles)]
-        covered = all(index in warped or (p is not None and p[1] == (0, out_h, 0, out_w))
-                      for index, p in enumerate(places))
-        out = allocate((len(handles), out_h, out_w, nbands.pop()), dtype, spec, covered, out)
+        dsts = {(0, out_h, 0, out_w) if index in warped else (p and p[1])
+                for index, p in enumerate(places)}
+        out = allocate((len(handles), out_h, out_w, nbands.pop()), dtype, spec,
+                       dsts.pop() if len(dsts) == 1 else None, out)
         for index, handle in enumerate(handles):
             if index in warped:
                 out[index] = warped[index]

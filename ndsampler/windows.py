@@ -416,6 +416,29 @@ def placement(box, out_dims, scale, height, width):
     return (ya, yb, xa, xb), (oy0, oy1, ox0, ox1)
 
 
+def margins(dst, height, width):
+    """
+    The rectangles ``(y0, y1, x0, x1)`` of a ``height x width`` output
+    outside ``dst``, the part data fills (see :func:`placement`): full-width
+    bands above and below it, then the strips left and right of it.
+
+    Example:
+        >>> margins((2, 5, 0, 3), 5, 4)
+        [(0, 2, 0, 4), (2, 5, 3, 4)]
+    """
+    y0, y1, x0, x1 = dst
+    out = []
+    if y0 > 0:
+        out.append((0, y0, 0, width))
+    if y1 < height:
+        out.append((y1, height, 0, width))
+    if x0 > 0:
+        out.append((y0, y1, 0, x0))
+    if x1 < width:
+        out.append((y0, y1, x1, width))
+    return out
+
+
 class SampleSpec(NamedTuple):
     """
     One sample, resolved once from its target: nothing downstream derives

@@ -107,6 +107,29 @@ def test_load_target_annots_returns_the_annotations_load_sample_returns(case):
 
 
 @pytest.mark.parametrize('video', [False, True])
+@pytest.mark.parametrize('slices', [(slice(-3, 6), slice(500, 520)), (slice(505, 520), slice(-4, 3)),
+                                    (slice(-2, 515), slice(-1, 514)), (slice(600, 610), slice(0, 5))])
+@pytest.mark.parametrize('padkw', [None, {'constant_values': 7}])
+def test_reading_an_overhanging_window_into_a_used_buffer_pads_it_as_read_does(video, slices, padkw):
+    """A buffer given to ``Frames.read(out=)`` (a recycled batch row) gets
+    the padding around the data written, whatever it held before."""
+    import numpy as np
+    import ndsampler
+    from ndsampler.windows import resolve_sample
+    frames = ndsampler.SimpleFrames.demo(backend='npy')
+    handle = frames.open(1, None, video)
+    target = {'slices': slices} if padkw is None else {'slices': slices, 'padkw': padkw}
+    spec = resolve_sample(target, handle.dims, (1, 2) if video else (1,), video=video)
+    want = frames.read(spec)
+    used = np.full(want.shape, 99, want.dtype)
+    got = frames.read(spec, out=used)
+    assert got is used
+    np.testing.assert_array_equal(got, want)
+    fill = 0 if padkw is None else 7
+    assert (want[..., 0:1, :, :] == fill).all() or slices[0].start >= 0
+
+
+@pytest.mark.parametrize('video', [False, True])
 def test_reading_into_a_buffer_of_another_dtype_gives_the_values_read_returns(video):
     """``Frames.read(out=)`` takes any dtype: a scaled window still holds the
     values ``read`` gives (resampled, and rounded, in the data's dtype)."""
