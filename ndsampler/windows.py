@@ -602,16 +602,23 @@ class SampleSpec(NamedTuple):
 def _plain_centre_spec(target, space_dims, gids, channels, data_dims):
     """
     The :class:`SampleSpec` of the common 2-D target, a centre and a size in
-    pixels and nothing else (no key that changes the geometry, finite
-    plain-number ``cx``, ``cy`` and int ``width``, ``height`` in range),
-    built without the general path's checks, which its values need not;
-    None for any other target.  The window starts as in
-    :func:`center_extent_to_slice`.
+    pixels and nothing else (finite plain-number ``cx``, ``cy``; ints in
+    range as the pair ``window_dims`` or else as ``height``, ``width``; no
+    other key that changes the geometry), built without the general path's
+    checks, which its values need not; None for any other target.  The
+    window starts as in :func:`center_extent_to_slice`.
     """
     if not _GEOMETRY_KEYS.isdisjoint(target):
         return None
     try:
-        cx, cy, width, height = target['cx'], target['cy'], target['width'], target['height']
+        cx, cy = target['cx'], target['cy']
+        window_dims = target.get('window_dims', None)
+        if window_dims is None:
+            height, width = target['height'], target['width']
+        elif type(window_dims) is tuple and len(window_dims) == 2:
+            height, width = window_dims
+        else:
+            return None
     except KeyError:
         return None
     if not (type(cx) in _PLAIN_REALS and type(cy) in _PLAIN_REALS and type(width) is int and
@@ -631,8 +638,7 @@ def _plain_centre_spec(target, space_dims, gids, channels, data_dims):
 
 _PLAIN_REALS = frozenset([int, float, np.float64])
 #: Target keys that change a window's geometry beyond a centre and a size.
-_GEOMETRY_KEYS = frozenset(['window_dims', 'space_slice', 'slices', 'pad', 'scale', 'padkw',
-                            'nodata'])
+_GEOMETRY_KEYS = frozenset(['space_slice', 'slices', 'pad', 'scale', 'padkw', 'nodata'])
 _floor = math.floor
 
 

@@ -89,9 +89,13 @@ def test_a_plain_centred_target_resolves_as_the_general_path_does():
         cx, cy = [(int(cx), int(cy)), (float(cx), float(cy)), (np.float64(cx), np.float64(cy))][kind]
         target = {'cx': cx, 'cy': cy, 'width': int(rng.integers(1, 300)),
                   'height': int(rng.integers(1, 300))}
+        if rng.integers(0, 2):  # window_dims wins over the target's own size
+            target['window_dims'] = (int(rng.integers(1, 300)), int(rng.integers(1, 300)))
+            target['width'] = np.float64(rng.uniform(1, 40))
         fast = windows.resolve_sample(target, (600, 800), (3,), channels='r|g')
         assert windows._plain_centre_spec(target, (600, 800), (3,), 'r|g', None) == fast
         general = windows.resolve_sample(dict(target, pad=0), (600, 800), (3,), channels='r|g')
         assert fast == general and type(fast) is type(general)
         assert windows._plain_centre_spec(dict(target, pad=0), (600, 800), (3,), 'r|g', None) is None
-        assert fast.space_slice[0].stop - fast.space_slice[0].start == target['height']
+        want_h = target['window_dims'][0] if 'window_dims' in target else target['height']
+        assert fast.space_slice[0].stop - fast.space_slice[0].start == want_h

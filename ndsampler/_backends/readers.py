@@ -105,7 +105,8 @@ def copy_into(out, block):
     direct = out.dtype == block.dtype and out.strides[0] == width * out.itemsize
     targets = planes if direct else list(scratch[size:2 * size].reshape(nchan, height, width))
     for target, got in zip(targets, cv2.split(pixels, targets)):
-        if got.ctypes.data != target.ctypes.data:  # OpenCV could not write in place
+        # OpenCV hands back the arrays it wrote in place (``.ctypes`` costs a microsecond)
+        if got is not target and got.ctypes.data != target.ctypes.data:
             target[...] = got
     if not direct:
         for plane, target in zip(planes, targets):
