@@ -123,20 +123,23 @@ def allocate(shape, dtype, spec, dst, out=None):
             raise ValueError('the output buffer has shape {}, the window {}'.format(out.shape, shape))
         if covered or fill is None:
             return out
+    elif covered or fill is None:
+        return np.empty(shape, dtype)
+    elif fill == 0:
+        return np.zeros(shape, dtype)
+    try:
+        if out is None:
+            return np.full(shape, fill, dtype)
         if dst is None:
             out[...] = fill
         else:  # only around the data: a batch row is written once
             for y0, y1, x0, x1 in windows.margins(dst, shape[-3], shape[-2]):
                 out[..., y0:y1, x0:x1, :] = fill
         return out
-    if covered or fill is None:
-        return np.empty(shape, dtype)
-    if fill == 0:
-        return np.zeros(shape, dtype)
-    try:
-        return np.full(shape, fill, dtype)
     except (OverflowError, ValueError, TypeError):
-        raise InvalidTargetError('padkw={!r} cannot fill {} data'.format(spec.padkw, dtype)) from None
+        raise InvalidTargetError('the pad value {!r} (padkw={!r}, nodata={!r}) cannot fill {} '
+                                 'data'.format(fill, spec.padkw, spec.nodata,
+                                               dtype if out is None else out.dtype)) from None
 
 
 class Frames:

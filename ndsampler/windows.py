@@ -604,9 +604,9 @@ def _plain_centre_spec(target, space_dims, gids, channels, data_dims):
     The :class:`SampleSpec` of the common 2-D target, a centre and a size in
     pixels and nothing else (finite plain-number ``cx``, ``cy``; ints in
     range as the pair ``window_dims`` or else as ``height``, ``width``; no
-    other key that changes the geometry), built without the general path's
-    checks, which its values need not; None for any other target.  The
-    window starts as in :func:`center_extent_to_slice`.
+    other key that changes the geometry, not even set to None), built
+    without the general path's checks, which its values need not; None for
+    any other target.  The window starts as in :func:`center_extent_to_slice`.
     """
     if not _GEOMETRY_KEYS.isdisjoint(target):
         return None

@@ -109,24 +109,42 @@ def test_load_target_annots_returns_the_annotations_load_sample_returns(case):
 @pytest.mark.parametrize('video', [False, True])
 @pytest.mark.parametrize('slices', [(slice(-3, 6), slice(500, 520)), (slice(505, 520), slice(-4, 3)),
                                     (slice(-2, 515), slice(-1, 514)), (slice(600, 610), slice(0, 5))])
-@pytest.mark.parametrize('padkw', [None, {'constant_values': 7}])
-def test_reading_an_overhanging_window_into_a_used_buffer_pads_it_as_read_does(video, slices, padkw):
-    """A buffer given to ``Frames.read(out=)`` (a recycled batch row) gets
-    the padding around the data written, whatever it held before."""
+@pytest.mark.parametrize('extra', [{}, {'padkw': {'constant_values': 7}}, {'scale': 0.37}])
+@pytest.mark.parametrize('channels_first', [False, True])
+def test_reading_an_overhanging_window_into_a_used_buffer_pads_it_as_read_does(
+        video, slices, extra, channels_first):
+    """A buffer given to ``Frames.read(out=)`` (a recycled batch row, maybe
+    channels first) gets the padding around the data written, whatever it
+    held before, also around the rounded placement of a scaled window."""
     import numpy as np
     import ndsampler
     from ndsampler.windows import resolve_sample
     frames = ndsampler.SimpleFrames.demo(backend='npy')
     handle = frames.open(1, None, video)
-    target = {'slices': slices} if padkw is None else {'slices': slices, 'padkw': padkw}
-    spec = resolve_sample(target, handle.dims, (1, 2) if video else (1,), video=video)
+    spec = resolve_sample(dict(extra, slices=slices), handle.dims, (1, 2) if video else (1,),
+                          video=video)
     want = frames.read(spec)
-    used = np.full(want.shape, 99, want.dtype)
-    got = frames.read(spec, out=used)
-    assert got is used
-    np.testing.assert_array_equal(got, want)
-    fill = 0 if padkw is None else 7
-    assert (want[..., 0:1, :, :] == fill).all() or slices[0].start >= 0
+    if channels_first:
+        axes = (1, 2, 3, 0) if video else (1, 2, 0)
+        used = np.full((want.shape[-1],) + want.shape[:-1], 99, want.dtype).transpose(axes)
+    else:
+        used = np.full(want.shape, 99, want.dtype)
+    assert frames.read(spec, out=used) is used
+    np.testing.assert_array_equal(used, want)
+    if slices[0].start < 0:
+        assert (want[..., 0, :, :] == extra.get('padkw', {}).get('constant_values', 0)).all()
+
+
+def test_a_pad_value_the_given_buffer_cannot_hold_is_a_target_error():
+    import numpy as np
+    import ndsampler
+    from ndsampler.errors import InvalidTargetError
+    from ndsampler.windows import resolve_sample
+    frames = ndsampler.SimpleFrames.demo(backend='npy')
+    handle = frames.open(1)
+    spec = resolve_sample({'slices': (slice(-3, 6), slice(0, 5)), 'nodata': 'float'}, handle.dims, (1,))
+    with pytest.raises(InvalidTargetError, match='nan.*uint8'):
+        frames.read(spec, [handle], out=np.zeros((9, 5, 3), np.uint8))
 
 
 @pytest.mark.parametrize('video', [False, True])
