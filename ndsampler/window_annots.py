@@ -148,13 +148,15 @@ def frame_rows(index, spec, visible_thresh=0.0, annot_ids=None):
     return out
 
 
-def window_boxes(index, spec, visible_thresh=0.0):
+def window_boxes(index, spec, visible_thresh=0.0, segmentations=False):
     """
     The boxes meeting a sample's window as plain arrays, without building
-    ``kwimage`` objects: ``(xywh, aids, cids)``, the boxes in window pixels
-    (float64 ``(N, 4)``) and their annotation and category ids, frame after
-    frame; the same values and order as :func:`sample_annots`'s
-    ``rel_boxes``, ``aids`` and ``cids``.
+    the ``kwimage`` objects of a sample dict: ``(xywh, aids, cids)``, the
+    boxes in window pixels (float64 ``(N, 4)``) and their annotation and
+    category ids, frame after frame; the same values and order as
+    :func:`sample_annots`'s ``rel_boxes``, ``aids`` and ``cids``.  With
+    ``segmentations``, a fourth value: their segmentations in window pixels
+    (``kwimage.MultiPolygon``, or None), as :func:`sample_annots` has them.
 
     Example:
         >>> import kwcoco
@@ -164,15 +166,23 @@ def window_boxes(index, spec, visible_thresh=0.0):
         >>> xywh, aids, cids = window_boxes(index, spec)
         >>> xywh.tolist(), aids.tolist(), cids.tolist()
         ([[7.0, 7.0, 51.0, 109.0]], [3], [7])
+        >>> polys = window_boxes(index, spec, segmentations=True)[3]
+        >>> [type(p).__name__ for p in polys]
+        ['MultiPolygon']
     """
     frames = frame_rows(index, spec, visible_thresh)
     parts = [(window_xywh(img, rows, coeffs), img.aids.take(rows), img.cids.take(rows))
              for _, _, img, rows, coeffs in frames]
     if len(parts) == 1:
-        return parts[0]
-    if not parts:
-        return np.zeros((0, 4)), np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return tuple(np.concatenate(column) for column in zip(*parts))
+        found = parts[0]
+    elif not parts:
+        found = np.zeros((0, 4)), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    else:
+        found = tuple(np.concatenate(column) for column in zip(*parts))
+    if not segmentations:
+        return found
+    polys = [p for _, _, img, rows, coeffs in frames for p in _frame_polygons(img, rows, coeffs)]
+    return found + (polys,)
 
 
 def window_xywh(img, rows, coeffs, m=None):
@@ -231,9 +241,7 @@ def _detections(index, img, gid, rows, coeffs, m, parts, classes, frame_index):
     n = len(rows)
     polys = kpts = None
     if 'segmentation' in parts and not img.polygons.empty:
-        if m is None:
-            m = np.array([[a, b, c], [d, e, f], [0.0, 0.0, 1.0]])
-        polys = _geometry(img.polygons, rows.tolist(), m, axis_aligned, _multi_polygon)
+        polys = _frame_polygons(img, rows, coeffs, m)
     if 'keypoints' in parts and not img.keypoints.empty:
         if m is None:
             m = np.array([[a, b, c], [d, e, f], [0.0, 0.0, 1.0]])
@@ -245,6 +253,19 @@ def _detections(index, img, gid, rows, coeffs, m, parts, classes, frame_index):
               'segmentations': PolygonList([None] * n if polys is None else polys),
               'aids': img.aids.take(rows), 'cids': img.cids.take(rows)},
         meta={'classes': classes, 'gid': gid, 'rel_frame_index': frame_index})
+
+
+def _frame_polygons(img, rows, coeffs, m=None):
+    """The segmentations of ``rows`` of ``img`` mapped into window pixels by
+    ``coeffs`` (see :func:`frame_rows`; ``m``, the 3x3 matrix, if at hand):
+    a ``kwimage.MultiPolygon``, or None, per row."""
+    if img.polygons.empty:
+        return [None] * len(rows)
+    a, b, c, d, e, f = coeffs
+    if m is None:
+        m = np.array([[a, b, c], [d, e, f], [0.0, 0.0, 1.0]])
+    axis_aligned = b == 0 and d == 0 and a > 0 and e > 0
+    return _geometry(img.polygons, rows.tolist(), m, axis_aligned, _multi_polygon)
 
 
 def _warped_boxes(ltrb, m):

@@ -142,10 +142,12 @@ def _identity(sample):
     return sample
 
 
-@pytest.mark.parametrize('with_annots', ['boxes', 'boxes+keypoints', False])
+@pytest.mark.parametrize('with_annots', ['boxes', 'boxes+keypoints', False, True,
+                                         'boxes+segmentation'])
 def test_items_read_as_arrays_equal_items_from_the_sample_dict(shapes8, tmp_path, with_annots):
-    """Without a transform or segmentations an item skips the sample dict's
-    kwimage objects; it must equal the item made from ``load_sample``."""
+    """Without a transform an item skips the sample dict's kwimage objects
+    (but the segmentations' polygons); it must equal the item made from
+    ``load_sample``."""
     import ndsampler
     targets = [{'aid': 3, 'window_dims': (96, 128)},
                {'aid': 5},

@@ -173,11 +173,10 @@ class SamplerDataset(torch.utils.data.Dataset):
         self.freeze_gc = bool(freeze_gc)
         self._annot_parts = parse_with_annots(with_annots)  # an unknown part fails here
         self._want_ssegs = 'segmentation' in self._annot_parts
-        # items read as arrays, skipping the sample dict's kwimage objects,
-        # when nothing needs that dict (a sampler whose load_sample is its own
-        # always gets its own)
-        self._arrays_only = (transform is None and not self._want_ssegs and
-                             isinstance(sampler, CocoSampler) and
+        # items read as arrays (and segmentations as the polygons alone),
+        # skipping the sample dict's kwimage objects, when nothing needs that
+        # dict (a sampler whose load_sample is its own always gets its own)
+        self._arrays_only = (transform is None and isinstance(sampler, CocoSampler) and
                              type(sampler).load_sample is CocoSampler.load_sample)
         self._cid_to_idx = dict(self.sampler.classes.id_to_idx)
         ids = sorted(cid for cid in self._cid_to_idx if isinstance(cid, numbers.Integral))
@@ -299,10 +298,11 @@ class SamplerDataset(torch.utils.data.Dataset):
     def _load_arrays(self, target, read=True):
         """
         :meth:`_load` without the ``kwimage`` objects of a sample dict: the
-        same pixels, boxes, ids and resolved target as ``load_sample``
-        gives, read through the same steps (check, resolve and read once,
-        one box query), for the items that need nothing else (no
-        ``transform``, no segmentations).
+        same pixels, boxes, ids, segmentations and resolved target as
+        ``load_sample`` gives, read through the same steps (check, resolve
+        and read once, one box query), for the items that need nothing else
+        (no ``transform``); of the objects, only the segmentations' polygons
+        are built.
         """
         sampler = self.sampler
         target_ = sampler._check_target(target)
@@ -313,10 +313,14 @@ class SamplerDataset(torch.utils.data.Dataset):
             im = self._read(im)
         if not self.with_annots:
             return im, self._annot_fields(None), target_
-        xywh, aids, cids = window_boxes(sampler._annot_index, spec)
+        found = window_boxes(sampler._annot_index, spec, segmentations=self._want_ssegs)
+        xywh, aids, cids = found[0:3]
         if target_.get('legacy_annots', True):
             target_['annot_idx'] = annot_position(aids, target_.get('aid', None))
-        return im, self._box_fields(_xywh_to_ltrb32(xywh), aids, cids), target_
+        fields = self._box_fields(_xywh_to_ltrb32(xywh), aids, cids)
+        if self._want_ssegs:
+            fields['segmentations'] = found[3]
+        return im, fields, target_
 
     def _read(self, im):
         """The pixels of an :class:`_Unread` window (anything else as it is)."""
