@@ -105,7 +105,8 @@ def read_owner(fpath):
         return None
 
 
-def _pid_alive(pid):
+def pid_alive(pid):
+    """Whether a process of this id exists on this machine (one we may not signal counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -172,7 +173,7 @@ class Owner:
             if mark != seen:
                 seen, since = mark, time.monotonic()
             dead = (record.get('host') == self.record['host'] and
-                    isinstance(record.get('pid'), int) and not _pid_alive(record['pid']))
+                    isinstance(record.get('pid'), int) and not pid_alive(record['pid']))
             if dead or time.monotonic() - since > stale_after:
                 self._take_over(record.get('token'))
                 continue

@@ -9,6 +9,8 @@ import numpy as np
 import torch
 import torch.utils.data
 
+from ndsampler._locks import pid_alive
+
 #: Fields of a dataset item that :func:`collate` stacks into one tensor.
 STACKED_FIELDS = ('im',)
 
@@ -222,7 +224,7 @@ def _worker_buffer(release):
     token, slot, nbytes, flags, segment = release
     pool = _WORKER_POOLS.get(token, None)
     if pool is None:
-        for key in [key for key in _WORKER_POOLS if not _alive(key[0])]:
+        for key in [key for key in _WORKER_POOLS if not pid_alive(key[0])]:
             del _WORKER_POOLS[key]
         pool = _WORKER_POOLS[token] = {'flags': None, 'segments': {}}
     if flags is not None:
@@ -240,16 +242,6 @@ def _worker_buffer(release):
     view = pool['segments'][slot][:nbytes]
     weakref.finalize(view, _release, flags, slot)
     return torch.from_numpy(view)
-
-
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        pass
-    return True
 
 
 #: The batch buffers of this process.
