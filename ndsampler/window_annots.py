@@ -28,7 +28,7 @@ Example:
     (2, [3])
 """
 import numpy as np
-from kwimage import Boxes, Detections, PointsList, PolygonList
+from kwimage import Boxes, Coords, Detections, MultiPolygon, Points, PointsList, Polygon, PolygonList
 
 from ndsampler.annot_index import AnnotIndex
 
@@ -235,17 +235,13 @@ def _detections(index, img, gid, rows, coeffs, m, parts, classes, frame_index):
     ``coeffs = (a, b, c, d, e, f)``, and as the 3x3 matrix ``m`` if at hand
     (else None: built only for a warp, polygons or keypoints).
     """
-    a, b, c, d, e, f = coeffs
-    axis_aligned = b == 0 and d == 0 and a > 0 and e > 0
     xywh = window_xywh(img, rows, coeffs, m)
     n = len(rows)
-    polys = kpts = None
-    if 'segmentation' in parts and not img.polygons.empty:
-        polys = _frame_polygons(img, rows, coeffs, m)
+    kpts = polys = None
     if 'keypoints' in parts and not img.keypoints.empty:
-        if m is None:
-            m = np.array([[a, b, c], [d, e, f], [0.0, 0.0, 1.0]])
-        kpts = _geometry(img.keypoints, rows.tolist(), m, axis_aligned, _points)
+        kpts = _geometry(img.keypoints, rows, coeffs, m, _points)
+    if 'segmentation' in parts:
+        polys = _frame_polygons(img, rows, coeffs, m)
     return Detections(
         data={'boxes': Boxes(xywh, 'xywh', canonical=True),
               'keypoints': PointsList([None] * n if kpts is None else kpts,
@@ -261,11 +257,7 @@ def _frame_polygons(img, rows, coeffs, m=None):
     a ``kwimage.MultiPolygon``, or None, per row."""
     if img.polygons.empty:
         return [None] * len(rows)
-    a, b, c, d, e, f = coeffs
-    if m is None:
-        m = np.array([[a, b, c], [d, e, f], [0.0, 0.0, 1.0]])
-    axis_aligned = b == 0 and d == 0 and a > 0 and e > 0
-    return _geometry(img.polygons, rows.tolist(), m, axis_aligned, _multi_polygon)
+    return _geometry(img.polygons, rows, coeffs, m, _multi_polygon)
 
 
 def _warped_boxes(ltrb, m):
@@ -282,35 +274,37 @@ def _apply(xy, m, axis_aligned):
     return xy @ m[0:2, 0:2].T + m[0:2, 2]
 
 
-def _geometry(packed, rows, m, axis_aligned, build):
+def _geometry(packed, rows, coeffs, m, build):
     """``build(points, span)`` per row (None for a row without geometry), its
-    packed points mapped by ``m``."""
-    xy, spans = packed.gather(rows)
-    xy = _apply(xy, m, axis_aligned)
+    packed points mapped by ``coeffs`` (see :func:`frame_rows`; ``m``, the
+    3x3 matrix, if at hand)."""
+    a, b, c, d, e, f = coeffs
+    if m is None:
+        m = np.array([[a, b, c], [d, e, f], [0.0, 0.0, 1.0]])
+    xy, spans = packed.gather(rows.tolist())
+    xy = _apply(xy, m, b == 0 and d == 0 and a > 0 and e > 0)
     return [None if span is None else build(xy, span) for span in spans]
 
 
 def _multi_polygon(xy, span):
     """A ``kwimage.MultiPolygon`` from its rings' points."""
-    import kwimage
     pos, _, layout = span
     polys = []
     for ring_lens in layout:
         rings = []
         for k in ring_lens:
-            rings.append(kwimage.Coords(xy[pos:pos + k]))
+            rings.append(Coords(xy[pos:pos + k]))
             pos += k
-        polys.append(kwimage.Polygon(data={'exterior': rings[0], 'interiors': rings[1:]}, meta={}))
-    return kwimage.MultiPolygon(polys)
+        polys.append(Polygon(data={'exterior': rings[0], 'interiors': rings[1:]}, meta={}))
+    return MultiPolygon(polys)
 
 
 def _points(xy, span):
     """A ``kwimage.Points`` from its points, other data and meta."""
-    import kwimage
     start, stop, (extra, meta) = span
     data = dict(extra)
-    data['xy'] = kwimage.Coords(xy[start:stop])
-    return kwimage.Points(data=data, meta=meta)
+    data['xy'] = Coords(xy[start:stop])
+    return Points(data=data, meta=meta)
 
 
 def annots_dict(frame_dets, legacy=True):
@@ -328,26 +322,25 @@ def annots_dict(frame_dets, legacy=True):
         >>> annots['aids'].tolist(), annots['rel_frame_index'].tolist()
         ([1, 50], [0, 1])
     """
-    annots = {'frame_dets': frame_dets}
     if not legacy:
-        return annots
-    import kwimage
+        return {'frame_dets': frame_dets}
     if len(frame_dets) == 1:
-        data = frame_dets[0].data
-        boxes, ssegs, kpts = data['boxes'], data['segmentations'], data['keypoints']
-        aids, cids = data['aids'], data['cids']
+        dets = frame_dets[0]
+        data = dets.data
+        aids = data['aids']
         frame_index = np.zeros(len(aids), dtype=np.int64)
-        if frame_dets[0].meta['rel_frame_index']:
-            frame_index += frame_dets[0].meta['rel_frame_index']
-    else:
-        boxes = kwimage.Boxes.concatenate([d.data['boxes'] for d in frame_dets])
-        ssegs = kwimage.PolygonList([p for d in frame_dets for p in d.data['segmentations'].data])
-        kpts = kwimage.PointsList([p for d in frame_dets for p in d.data['keypoints'].data])
-        kpts.meta['classes'] = frame_dets[0].data['keypoints'].meta.get('classes', None)
-        aids = np.concatenate([d.data['aids'] for d in frame_dets])
-        cids = np.concatenate([d.data['cids'] for d in frame_dets])
-        frame_index = np.concatenate([np.full(len(d), d.meta['rel_frame_index'], dtype=np.int64)
-                                      for d in frame_dets])
-    annots.update({'aids': aids, 'cids': cids, 'rel_frame_index': frame_index,
-                   'rel_boxes': boxes, 'rel_ssegs': ssegs, 'rel_kpts': kpts})
-    return annots
+        if dets.meta['rel_frame_index']:
+            frame_index += dets.meta['rel_frame_index']
+        return {'frame_dets': frame_dets, 'aids': aids, 'cids': data['cids'],
+                'rel_frame_index': frame_index, 'rel_boxes': data['boxes'],
+                'rel_ssegs': data['segmentations'], 'rel_kpts': data['keypoints']}
+    kpts = PointsList([p for d in frame_dets for p in d.data['keypoints'].data])
+    kpts.meta['classes'] = frame_dets[0].data['keypoints'].meta.get('classes', None)
+    return {'frame_dets': frame_dets,
+            'aids': np.concatenate([d.data['aids'] for d in frame_dets]),
+            'cids': np.concatenate([d.data['cids'] for d in frame_dets]),
+            'rel_frame_index': np.concatenate([np.full(len(d), d.meta['rel_frame_index'], dtype=np.int64)
+                                               for d in frame_dets]),
+            'rel_boxes': Boxes.concatenate([d.data['boxes'] for d in frame_dets]),
+            'rel_ssegs': PolygonList([p for d in frame_dets for p in d.data['segmentations'].data]),
+            'rel_kpts': kpts}
