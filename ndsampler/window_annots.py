@@ -225,6 +225,7 @@ def frame_detections(index, gid, rows, matrix, parts, classes, frame_index=0):
         ([[148.5, 153.5, 25.5, 54.5]], [3])
     """
     m = np.asarray(matrix, dtype=np.float64)
+    rows = np.asarray(rows, dtype=np.intp)
     return _detections(index, index.for_image(gid), gid, rows, tuple(m[0:2].ravel().tolist()), m,
                        parts, classes, frame_index)
 

@@ -9,7 +9,7 @@ import pytest
 from ndsampler import windows
 from ndsampler.annot_index import AnnotIndex
 from ndsampler.isect_indexer import FrameIntersectionIndex
-from ndsampler.window_annots import parse_with_annots, sample_annots, window_aids
+from ndsampler.window_annots import frame_detections, parse_with_annots, sample_annots, window_aids
 
 
 def Window(gids, ltrb, scale=None, warps=None):
@@ -72,6 +72,20 @@ def test_a_rotated_frame_gets_the_bounding_box_of_its_warped_corners(index):
     assert annots['rel_boxes'].data.tolist() == [[10.0, 10.0, 40.0, 30.0]]
     exterior = annots['rel_ssegs'].data[0].data[0].data['exterior'].data
     assert exterior.tolist() == [[50, 10], [50, 40], [10, 40], [10, 10]]
+
+
+def test_frame_detections_take_rows_as_a_list_or_an_array(index):
+    # image 1's annotation 1: bbox [10, 20, 30, 40], a square polygon, keypoint (25, 40)
+    half = np.diag([0.5, 0.5, 1.0])
+    for rows in ([0], np.array([0]), (0,)):
+        dets = frame_detections(index, 1, rows, half, {'boxes', 'segmentation', 'keypoints'}, None)
+        assert dets.data['aids'].tolist() == [1]
+        assert dets.boxes.data.tolist() == [[5.0, 10.0, 15.0, 20.0]]
+        exterior = dets.data['segmentations'].data[0].data[0].data['exterior'].data
+        assert exterior.tolist() == [[5, 10], [20, 10], [20, 30], [5, 30]]
+        assert dets.data['keypoints'].data[0].xy.tolist() == [[12.5, 20.0]]
+    empty = frame_detections(index, 1, [], half, {'boxes', 'segmentation', 'keypoints'}, None)
+    assert len(empty) == 0 and empty.boxes.data.shape == (0, 4)
 
 
 def test_boxes_touching_the_window_edge_count_but_are_not_visible(index):
