@@ -35,6 +35,8 @@ import time
 
 import numpy as np
 
+from ndsampler.window_annots import window_boxes
+
 
 def dense_sampler(nboxes, root):
     """A ``CocoSampler`` over bench_dense.py's image and boxes, and its targets."""
@@ -58,7 +60,7 @@ def dense_sampler(nboxes, root):
     return sampler, targets
 
 
-def variants(sampler, targets):
+def variants(sampler):
     """``{name: per-target function}``, each taking ``(target, window)``."""
     from kwimage import Boxes, Detections, PointsList, PolygonList
     index, classes, kp_classes = sampler._annot_index, sampler.classes, sampler.kp_classes
@@ -105,7 +107,6 @@ def main():
     for nboxes in args.boxes:
         with tempfile.TemporaryDirectory() as root:
             sampler, targets = dense_sampler(nboxes, root)
-            from ndsampler.window_annots import window_boxes
             windows = []
             for target in targets:
                 sample = sampler.load_sample(dict(target))   # builds the cache and the index
@@ -113,7 +114,7 @@ def main():
                 windows.append({'boxes': window_boxes(sampler._annot_index, spec),
                                 'ltrb': spec.frame_map(0)[0]})
                 assert windows[-1]['boxes'][1].tolist() == sample['annots']['aids'].tolist()
-            runs = variants(sampler, targets)
+            runs = variants(sampler)
             times = {name: [] for name in runs}
             for _ in range(args.rounds):
                 for name, fn in runs.items():

@@ -329,12 +329,10 @@ def annots_dict(frame_dets, legacy=True):
         dets = frame_dets[0]
         data = dets.data
         aids = data['aids']
-        frame_index = np.zeros(len(aids), dtype=np.int64)
-        if dets.meta['rel_frame_index']:
-            frame_index += dets.meta['rel_frame_index']
         return {'frame_dets': frame_dets, 'aids': aids, 'cids': data['cids'],
-                'rel_frame_index': frame_index, 'rel_boxes': data['boxes'],
-                'rel_ssegs': data['segmentations'], 'rel_kpts': data['keypoints']}
+                'rel_frame_index': np.full(len(aids), dets.meta['rel_frame_index'], dtype=np.int64),
+                'rel_boxes': data['boxes'], 'rel_ssegs': data['segmentations'],
+                'rel_kpts': data['keypoints']}
     kpts = PointsList([p for d in frame_dets for p in d.data['keypoints'].data])
     kpts.meta['classes'] = frame_dets[0].data['keypoints'].meta.get('classes', None)
     return {'frame_dets': frame_dets,
